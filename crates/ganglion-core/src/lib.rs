@@ -1,0 +1,15 @@
+//! The domain of Ganglion, free of I/O: typed ids, validated values, the organization
+//! templates and the tree index on which authorization and roll-ups are built.
+//!
+//! Nothing here knows SQL, HTTP or JSON; the store, the use cases and the web layer
+//! depend on this crate, never the other way round.
+
+pub mod ids;
+pub mod template;
+pub mod tree;
+pub mod unit;
+
+pub use ids::UnitId;
+pub use template::{Template, TemplateError};
+pub use tree::{MoveError, TreeIndex};
+pub use unit::{Tag, Tags, UnitCode, UnitName, ValueError};

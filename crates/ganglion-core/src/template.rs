@@ -66,14 +66,19 @@ fn allowed_parents(allowed: &[String]) -> String {
     }
 }
 
+/// The TOML text of the built-in template of that name.
+pub fn built_in_text(name: &str) -> Result<&'static str, TemplateError> {
+    BUILT_IN
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, text)| *text)
+        .ok_or_else(|| TemplateError::Unknown(name.to_owned()))
+}
+
 impl Template {
     /// The built-in template of that name.
     pub fn built_in(name: &str) -> Result<Self, TemplateError> {
-        let (_, text) = BUILT_IN
-            .iter()
-            .find(|(known, _)| *known == name)
-            .ok_or_else(|| TemplateError::Unknown(name.to_owned()))?;
-        Self::from_toml(text)
+        Self::from_toml(built_in_text(name)?)
     }
 
     /// Reads a template and checks that it is coherent: kinds unique, parents known, and

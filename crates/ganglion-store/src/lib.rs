@@ -1,1 +1,128 @@
+//! The source of truth: the organization stored in SQLite (a file, the default) or
+//! PostgreSQL (by URL), behind one interface.
+//!
+//! Only this crate speaks SQL. Both backends are reached through sqlx's `Any` driver
+//! and share one SQL dialect (`$n` placeholders work on both); where they really differ
+//! — migrations, durability settings, how a write transaction starts — the difference
+//! is written once, here, keyed on [`Backend`].
 
+mod error;
+mod idempotency;
+mod open;
+mod units;
+
+use sqlx::AnyPool;
+use sqlx::{Any, Transaction};
+
+pub use error::{Constraint, StoreError};
+pub use idempotency::StoredResponse;
+pub use open::{redact_url, OpenMode};
+pub use units::{child_path, root_path, NewUnit, UnitFilter, UnitRow};
+
+/// Which database is behind the store; picked once, from the URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// A read-only transaction: every read in it sees the same moment of the store, so a
+/// long export is consistent even while writes go on.
+pub struct ReadTx {
+    tx: Transaction<'static, Any>,
+}
+
+/// A write transaction. Dropping it without [`WriteTx::commit`] rolls everything back,
+/// so a use case that fails half-way leaves nothing behind.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+}
+
+impl Store {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Starts a write transaction. Writes to the tree are serialized: on SQLite by taking
+    /// the write lock at once (`BEGIN IMMEDIATE`, which also avoids a failed upgrade from
+    /// a read lock), on PostgreSQL by a transaction-scoped advisory lock. Two concurrent
+    /// moves can therefore never together make a cycle that each alone would not.
+    pub async fn write(&self) -> Result<WriteTx, StoreError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock(7301)")
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
+        Ok(WriteTx { tx })
+    }
+
+    /// Opens a consistent snapshot for a sequence of reads.
+    pub async fn snapshot(&self) -> Result<ReadTx, StoreError> {
+        let tx = match self.backend {
+            // A deferred transaction in WAL mode reads one snapshot from its first read on.
+            Backend::Sqlite => self.pool.begin().await?,
+            Backend::Postgres => {
+                self.pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?
+            }
+        };
+        Ok(ReadTx { tx })
+    }
+
+    /// The value of a setting, such as the template recorded at init.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl WriteTx {
+    /// Makes every write of the transaction durable; on return, a crash loses nothing.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn set_setting(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}

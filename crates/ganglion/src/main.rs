@@ -1,1 +1,284 @@
-fn main() {}
+//! `ganglion`: the one binary. It picks the database from the URL, wires the use cases
+//! to the HTTP server or to the command line, and runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use ganglion_app::{App, Ctx, DemoShape, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::io::AsyncWriteExt;
+
+const DEFAULT_DATABASE: &str = "sqlite://ganglion.db";
+
+#[derive(Parser)]
+#[command(
+    name = "ganglion",
+    version,
+    about = "Decisions go down, results come up: the working system of an organization with many levels.",
+    after_help = "Example:\n  ganglion serve --demo        # a sample organization on ./ganglion.db, at http://127.0.0.1:8080"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DatabaseArg {
+    /// The database: sqlite://PATH (the default, a file) or postgres://USER@HOST/DATABASE.
+    #[arg(long = "db", env = "GANGLION_DATABASE_URL", default_value = DEFAULT_DATABASE, value_name = "URL")]
+    url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Creates the database and records the organization's template.
+    #[command(after_help = "Examples:\n  ganglion init\n  ganglion init --db postgres://postgres@127.0.0.1/ganglion --template union")]
+    Init {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// The kinds of unit and which may sit under which: party, union or company.
+        #[arg(long, default_value = "party")]
+        template: String,
+    },
+    /// Runs the server.
+    #[command(after_help = "Examples:\n  ganglion serve --demo\n  ganglion serve --db postgres://postgres@127.0.0.1/ganglion --listen 0.0.0.0:8080")]
+    Serve {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// The address to listen on.
+        #[arg(long, env = "GANGLION_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// First fill an empty database with the sample organization.
+        #[arg(long)]
+        demo: bool,
+        /// With --demo: how many units the sample organization has.
+        #[arg(long, default_value_t = 10_000, requires = "demo")]
+        units: u64,
+    },
+    /// Fills an empty database with the sample organization.
+    #[command(after_help = "Examples:\n  ganglion demo\n  ganglion demo --units 1000000 --db sqlite://big.db")]
+    Demo {
+        #[command(flatten)]
+        db: DatabaseArg,
+        /// How many units the sample organization has.
+        #[arg(long, default_value_t = 10_000)]
+        units: u64,
+    },
+    /// Imports records from a CSV file, all or nothing.
+    #[command(after_help = "Example:\n  ganglion import units units.csv")]
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+    /// Exports records as CSV.
+    #[command(after_help = "Examples:\n  ganglion export units > units.csv\n  ganglion export units --under P01 --output p01.csv")]
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Units from a CSV file with the header code,parent_code,kind,name,tags.
+    #[command(after_help = "Example:\n  ganglion import units units.csv --db sqlite://ganglion.db")]
+    Units {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Units, parents before children, in the import format.
+    #[command(after_help = "Example:\n  ganglion export units --under P01 > p01.csv")]
+    Units {
+        /// Only the unit with this code and those under it.
+        #[arg(long, value_name = "CODE")]
+        under: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GANGLION_LOG")
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Init { db, template } => {
+            let app = App::init(&db.url, &template).await?;
+            println!(
+                "Initialized the {} organization template on {} ({}).",
+                app.template().name,
+                ganglion_store::redact_url(&db.url),
+                app.backend_name()
+            );
+            app.close().await;
+        }
+        Command::Serve {
+            db,
+            listen,
+            demo,
+            units,
+        } => {
+            let app = if demo {
+                let app = App::init(&db.url, "party").await?;
+                if app.unit_count().await? == 0 {
+                    fill_demo(&app, units).await?;
+                }
+                app
+            } else {
+                App::open(&db.url).await?
+            };
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen}"))?;
+            let address = listener.local_addr()?;
+            println!("Ganglion is serving at http://{address}/ (database {}).", ganglion_store::redact_url(&db.url));
+            println!("The API is described at http://{address}/api/v1/openapi.json");
+            ganglion_web::serve(listener, app.clone(), shutdown_signal()).await?;
+            app.close().await;
+            tracing::info!("stopped");
+        }
+        Command::Demo { db, units } => {
+            let app = App::init(&db.url, "party").await?;
+            fill_demo(&app, units).await?;
+            app.close().await;
+        }
+        Command::Import {
+            what: ImportWhat::Units { file, db },
+        } => {
+            let app = App::open(&db.url).await?;
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let started = Instant::now();
+            let bar = Bar::new();
+            let result = app.import_units_csv(&Ctx::operator(), &bytes, &bar).await;
+            bar.0.finish_and_clear();
+            match result {
+                Ok(summary) => println!(
+                    "Imported {} units in {:.1} s.",
+                    summary.created,
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(ganglion_app::AppError::Rows { rows }) => {
+                    for row in &rows {
+                        eprintln!("line {}: {}", row.line, row.reason);
+                    }
+                    bail!("{} rows are not valid; nothing was imported", rows.len());
+                }
+                Err(other) => return Err(other.into()),
+            }
+            app.close().await;
+        }
+        Command::Export {
+            what: ExportWhat::Units { under, output, db },
+        } => {
+            let app = App::open(&db.url).await?;
+            let ctx = Ctx::operator();
+            let under_id = match &under {
+                Some(code) => Some(
+                    app.unit_by_code(&ctx, code)
+                        .await
+                        .with_context(|| format!("no unit has the code {code}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let mut export = app.export_units(&ctx, under_id.as_deref()).await?;
+            let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin> = match &output {
+                Some(path) => Box::new(
+                    tokio::fs::File::create(path)
+                        .await
+                        .with_context(|| format!("cannot create {}", path.display()))?,
+                ),
+                None => Box::new(tokio::io::stdout()),
+            };
+            while let Some(chunk) = export.next_chunk().await? {
+                sink.write_all(&chunk).await?;
+            }
+            sink.flush().await?;
+            app.close().await;
+        }
+    }
+    Ok(())
+}
+
+async fn fill_demo(app: &App, units: u64) -> Result<()> {
+    let started = Instant::now();
+    let bar = Bar::new();
+    let summary = app
+        .fill_demo(&Ctx::operator(), DemoShape { units }, &bar)
+        .await;
+    bar.0.finish_and_clear();
+    let summary = summary?;
+    println!(
+        "Built the sample organization: {} units in {:.1} s.",
+        summary.created,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// A progress bar on standard error, hidden when that is not a terminal.
+struct Bar(ProgressBar);
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+                .expect("a valid template")
+                .progress_chars("=> "),
+        );
+        Self(bar)
+    }
+}
+
+impl Progress for Bar {
+    fn stage(&self, name: &str, total: u64) {
+        self.0.set_message(name.to_owned());
+        self.0.set_length(total);
+        self.0.set_position(0);
+    }
+
+    fn advance(&self, done: u64) {
+        self.0.inc(done);
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM; the server then finishes what it is doing and stops.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing the requests under way");
+}

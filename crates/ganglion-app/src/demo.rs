@@ -1,0 +1,232 @@
+//! The sample organization of SCENARIOS.md: a centre, 12 provincial committees and
+//! equivalent committees, about 200 city and county committees, and under them primary
+//! and ri committees, sub-primary committees and cells, scaled to any number of units.
+//! Names are invented; some are in Korean so that both scripts are exercised.
+
+use crate::{App, AppError, Ctx, ImportRow, ImportSummary, Progress};
+
+const PROVINCES: [&str; 12] = [
+    "Namgang Provincial Committee",
+    "Cholsan Provincial Committee",
+    "Hwasong Provincial Committee",
+    "Pukchong Provincial Committee",
+    "Taebaek Provincial Committee",
+    "Unsan Provincial Committee",
+    "Kumgang Provincial Committee",
+    "Sobaek Provincial Committee",
+    "Myohyang Provincial Committee",
+    "Haebang City Committee",
+    "Songdo City Committee",
+    "Ryonghung City Committee",
+];
+
+const EQUIVALENTS: [&str; 4] = [
+    "Political Department of the Armed Forces",
+    "Railway Committee",
+    "Committee of the Merchant Fleet",
+    "Committee of the Mining Complexes",
+];
+
+const SYLLABLES_A: [&str; 12] = [
+    "Ok", "Chang", "Un", "Pyong", "Song", "Tae", "Hwa", "Kum", "Ryong", "Sam", "Mun", "Kap",
+];
+const SYLLABLES_B: [&str; 8] = ["san", "chon", "dok", "won", "ju", "ri", "gol", "dong"];
+const HANGUL_A: [&str; 10] = ["청", "송", "은", "평", "금", "룡", "삼", "문", "대", "화"];
+const HANGUL_B: [&str; 6] = ["산", "천", "덕", "원", "동", "골"];
+const WORKS: [&str; 6] = [
+    "Machine Works",
+    "Textile Mill",
+    "Cooperative Farm",
+    "Power Station",
+    "Ministry Office",
+    "Fishery Station",
+];
+
+/// How the demo organization is built; the default is the one SCENARIOS.md describes.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoShape {
+    pub units: u64,
+}
+
+impl Default for DemoShape {
+    fn default() -> Self {
+        Self { units: 10_000 }
+    }
+}
+
+struct Rows {
+    rows: Vec<ImportRow>,
+    limit: usize,
+}
+
+impl Rows {
+    /// Adds a row unless the organization is already as large as asked.
+    fn push(&mut self, code: String, parent_code: &str, kind: &str, name: String, tags: &str) -> bool {
+        if self.rows.len() >= self.limit {
+            return false;
+        }
+        self.rows.push(ImportRow {
+            line: self.rows.len() as u64 + 1,
+            code,
+            parent_code: parent_code.to_owned(),
+            kind: kind.to_owned(),
+            name,
+            tags: tags.to_owned(),
+        });
+        true
+    }
+
+    fn full(&self) -> bool {
+        self.rows.len() >= self.limit
+    }
+}
+
+/// The rows of the demo organization, exactly `shape.units` of them, parents first.
+pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
+    let limit = shape.units as usize;
+    let mut out = Rows {
+        rows: Vec::with_capacity(limit),
+        limit,
+    };
+    out.push("C".into(), "", "centre", "Central Committee".into(), "");
+    for (index, name) in PROVINCES.iter().enumerate() {
+        let code = format!("P{:02}", index + 1);
+        let tags = format!("region:{}", code.to_ascii_lowercase());
+        out.push(code, "C", "province", (*name).into(), &tags);
+    }
+    for (index, name) in EQUIVALENTS.iter().enumerate() {
+        out.push(format!("E{:02}", index + 1), "C", "equivalent", (*name).into(), "");
+    }
+    // About 200 city and county committees, fewer for a small organization so that
+    // every county has something under it.
+    let county_count = ((limit.saturating_sub(17)) / 40).clamp(12, 200);
+    let mut counties = Vec::with_capacity(county_count);
+    for index in 0..county_count {
+        let province = index % PROVINCES.len();
+        let parent = format!("P{:02}", province + 1);
+        let code = format!("{parent}-K{:03}", index / PROVINCES.len() + 1);
+        let name = format!(
+            "{}{} {} Committee",
+            SYLLABLES_A[index % SYLLABLES_A.len()],
+            SYLLABLES_B[(index / SYLLABLES_A.len()) % SYLLABLES_B.len()],
+            if index % 5 == 0 { "City" } else { "County" }
+        );
+        let tags = format!("region:{}", parent.to_ascii_lowercase());
+        if out.push(code.clone(), &parent, "city_county", name, &tags) {
+            counties.push((code, tags));
+        }
+    }
+    // Primary-level units, one county after another, until the organization is full.
+    let mut round = 0usize;
+    while !out.full() && !counties.is_empty() {
+        for (county_index, (county, region)) in counties.iter().enumerate() {
+            if out.full() {
+                break;
+            }
+            let seed = round * counties.len() + county_index;
+            let code = format!("{county}-U{:03}", round + 1);
+            match seed % 3 {
+                // A ri committee of a rural district, with its cells.
+                0 => {
+                    let name = format!(
+                        "{}{}리 위원회",
+                        HANGUL_A[seed % HANGUL_A.len()],
+                        HANGUL_B[(seed / HANGUL_A.len()) % HANGUL_B.len()]
+                    );
+                    out.push(code.clone(), county, "ri", name, &format!("rural;{region}"));
+                    for cell in 0..3 + seed % 4 {
+                        out.push(format!("{code}-C{:02}", cell + 1), &code, "cell", format!("Cell {}", cell + 1), "");
+                    }
+                }
+                // A primary committee of a factory, farm or office, with its cells.
+                1 => {
+                    let name = format!(
+                        "{} {} Primary Committee",
+                        SYLLABLES_A[(seed / 7) % SYLLABLES_A.len()],
+                        WORKS[seed % WORKS.len()]
+                    );
+                    let tags = if WORKS[seed % WORKS.len()].contains("Farm") {
+                        format!("rural;{region}")
+                    } else {
+                        format!("industry;{region}")
+                    };
+                    out.push(code.clone(), county, "primary", name, &tags);
+                    for cell in 0..4 + seed % 5 {
+                        out.push(format!("{code}-C{:02}", cell + 1), &code, "cell", format!("Cell {}", cell + 1), "");
+                    }
+                }
+                // A large enterprise: sub-primary committees per workshop, each with cells.
+                _ => {
+                    let name = format!(
+                        "{} Complex Primary Committee",
+                        SYLLABLES_A[(seed / 5) % SYLLABLES_A.len()]
+                    );
+                    out.push(code.clone(), county, "primary", name, &format!("industry;{region}"));
+                    for workshop in 0..2 + seed % 2 {
+                        let sub = format!("{code}-S{:02}", workshop + 1);
+                        out.push(sub.clone(), &code, "sub_primary", format!("Workshop {} Committee", workshop + 1), "");
+                        for cell in 0..3 + seed % 3 {
+                            out.push(format!("{sub}-C{:02}", cell + 1), &sub, "cell", format!("Cell {}", cell + 1), "");
+                        }
+                    }
+                }
+            }
+        }
+        round += 1;
+    }
+    out.rows
+}
+
+impl App {
+    /// Fills an empty organization with the sample organization.
+    pub async fn fill_demo(
+        &self,
+        ctx: &Ctx,
+        shape: DemoShape,
+        progress: &dyn Progress,
+    ) -> Result<ImportSummary, AppError> {
+        if shape.units == 0 {
+            return Err(AppError::invalid("invalid_value", "units", "the demo needs at least one unit"));
+        }
+        if self.template.name != "party" {
+            return Err(AppError::Conflict {
+                code: "wrong_template",
+                message: format!(
+                    "the demo organization is built on the party template; this database uses {}",
+                    self.template.name
+                ),
+            });
+        }
+        if self.store.unit_count().await? > 0 {
+            return Err(AppError::Conflict {
+                code: "not_empty",
+                message: "the database already holds an organization; the demo fills only an empty one"
+                    .into(),
+            });
+        }
+        progress.stage("generating the organization", shape.units);
+        let rows = demo_rows(shape);
+        self.import_units(ctx, rows, progress).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_has_exactly_the_units_asked_for_and_six_levels() {
+        for units in [1, 17, 300, 10_000] {
+            let rows = demo_rows(DemoShape { units });
+            assert_eq!(rows.len() as u64, units);
+        }
+        let rows = demo_rows(DemoShape::default());
+        let kinds: std::collections::HashSet<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
+        for kind in ["centre", "province", "equivalent", "city_county", "primary", "ri", "sub_primary", "cell"] {
+            assert!(kinds.contains(kind), "{kind}");
+        }
+        assert_eq!(rows.iter().filter(|r| r.kind == "city_county").count(), 200);
+        let codes: std::collections::HashSet<&str> = rows.iter().map(|r| r.code.as_str()).collect();
+        assert_eq!(codes.len(), rows.len(), "codes are unique");
+    }
+}

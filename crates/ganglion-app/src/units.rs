@@ -1,0 +1,394 @@
+//! Use cases of the organization tree: create, read, list, rename and retag, move,
+//! remove, export. Import is in `import.rs`.
+
+use ganglion_core::{Tags, UnitCode, UnitId, UnitName};
+use ganglion_store::{root_path, NewUnit, ReadTx, UnitFilter, UnitRow};
+use serde::{Deserialize, Serialize};
+
+use crate::page::{checked_limit, decode_cursor, page_from};
+use crate::{App, AppError, Ctx, Page};
+
+/// A unit as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct UnitView {
+    pub id: String,
+    /// The id of the unit above, `null` at the top of the tree.
+    pub parent: Option<String>,
+    pub kind: String,
+    pub name: String,
+    pub code: String,
+    pub tags: Vec<String>,
+    /// Levels below the top: the top unit is at depth 0.
+    pub depth: u32,
+}
+
+impl From<UnitRow> for UnitView {
+    fn from(row: UnitRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            parent: row.parent.map(|parent| parent.to_string()),
+            kind: row.kind,
+            name: row.name,
+            code: row.code,
+            tags: row
+                .tags
+                .split(';')
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            depth: row.depth,
+        }
+    }
+}
+
+/// What is needed to create a unit.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnitInput {
+    /// The id of the unit to create it under, `null` for the top of the tree.
+    pub parent: Option<String>,
+    pub kind: String,
+    pub name: String,
+    pub code: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A rename or retag; fields left out are kept.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitPatch {
+    pub name: Option<String>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// Where to move a unit: under another unit, or to the top with `null`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveUnit {
+    pub parent: Option<String>,
+}
+
+/// The filters of a unit listing.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListUnits {
+    /// Only this unit and those under it.
+    pub under: Option<String>,
+    /// Only units of this kind.
+    pub kind: Option<String>,
+    /// Only units carrying this tag.
+    pub tag: Option<String>,
+    /// Only units whose name or code contains this text, in any case.
+    pub q: Option<String>,
+    /// At most this many items (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub(crate) fn parse_unit_id(text: &str, field: &str) -> Result<UnitId, AppError> {
+    text.parse().map_err(|_| {
+        AppError::invalid(
+            "invalid_id",
+            field,
+            format!("{text:?} is not a unit id; ids are positive integers written as strings"),
+        )
+    })
+}
+
+/// A path id that is not an id cannot name an existing unit.
+fn path_unit_id(text: &str) -> Result<UnitId, AppError> {
+    text.parse().map_err(|_| AppError::NotFound { what: "unit" })
+}
+
+fn field_value<T>(
+    field: &str,
+    result: Result<T, ganglion_core::ValueError>,
+) -> Result<T, AppError> {
+    result.map_err(|error| AppError::invalid("invalid_value", field, error.0))
+}
+
+impl App {
+    pub(crate) fn check_placement(
+        &self,
+        kind: &str,
+        parent_kind: Option<&str>,
+    ) -> Result<(), ganglion_core::template::PlacementError> {
+        self.template.check_placement(kind, parent_kind)
+    }
+
+    pub async fn create_unit(&self, ctx: &Ctx, input: NewUnitInput) -> Result<UnitView, AppError> {
+        let code = field_value("code", UnitCode::parse(&input.code))?;
+        let name = field_value("name", UnitName::parse(&input.name))?;
+        let tags = field_value("tags", Tags::parse(input.tags.iter().map(String::as_str)))?;
+        let parent_id = input
+            .parent
+            .as_deref()
+            .map(|text| parse_unit_id(text, "parent"))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let parent = match parent_id {
+            Some(id) => Some(tx.unit(id).await?.ok_or_else(|| {
+                AppError::invalid("unknown_parent", "parent", format!("there is no unit {id}"))
+            })?),
+            None => None,
+        };
+        self.check_placement(&input.kind, parent.as_ref().map(|p| p.kind.as_str()))
+            .map_err(|error| AppError::invalid("kind_not_allowed", "kind", error.to_string()))?;
+        if !tx.units_by_codes(&[code.as_str()]).await?.is_empty() {
+            return Err(AppError::Conflict {
+                code: "duplicate_code",
+                message: format!("a unit with code {code} already exists"),
+            });
+        }
+        let id = UnitId::new(tx.first_free_unit_id().await?)
+            .ok_or_else(|| AppError::Internal("unit ids are exhausted".into()))?;
+        let row = NewUnit {
+            id,
+            parent: parent.as_ref().map(|p| p.id),
+            kind: input.kind,
+            name: name.as_str().to_owned(),
+            code: code.as_str().to_owned(),
+            tags: tags.to_list(),
+            depth: parent.as_ref().map_or(0, |p| p.depth + 1),
+            path: match &parent {
+                Some(parent) => parent.child_path(id),
+                None => root_path(id),
+            },
+        };
+        tx.insert_units(std::slice::from_ref(&row)).await?;
+        let view = UnitView::from(UnitRow {
+            id,
+            parent: row.parent,
+            parent_code: parent.map(|p| p.code),
+            kind: row.kind,
+            name: row.name,
+            code: row.code,
+            tags: row.tags,
+            depth: row.depth,
+            path: row.path,
+        });
+        self.finish_write(tx, ctx, view).await
+    }
+
+    pub async fn unit(&self, _ctx: &Ctx, id: &str) -> Result<UnitView, AppError> {
+        Ok(self.unit_row(id).await?.into())
+    }
+
+    /// The unit with this code.
+    pub async fn unit_by_code(&self, _ctx: &Ctx, code: &str) -> Result<UnitView, AppError> {
+        self.store
+            .unit_by_code(code)
+            .await?
+            .map(UnitView::from)
+            .ok_or(AppError::NotFound { what: "unit" })
+    }
+
+    async fn unit_row(&self, id: &str) -> Result<UnitRow, AppError> {
+        let id = path_unit_id(id)?;
+        self.store
+            .unit(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "unit" })
+    }
+
+    pub async fn list_units(&self, _ctx: &Ctx, query: ListUnits) -> Result<Page<UnitView>, AppError> {
+        let limit = checked_limit(query.limit)?;
+        let mut filter = UnitFilter {
+            kind: query.kind,
+            tag: query.tag.map(|tag| tag.to_ascii_lowercase()),
+            text: query.q.filter(|q| !q.is_empty()),
+            after_path: decode_cursor(query.cursor.as_deref())?,
+            ..UnitFilter::default()
+        };
+        if let Some(under) = &query.under {
+            let id = parse_unit_id(under, "under")?;
+            let top = self
+                .store
+                .unit(id)
+                .await?
+                .ok_or(AppError::NotFound { what: "unit" })?;
+            filter.path_range = Some((top.path.clone(), top.subtree_end()));
+        }
+        let rows = self.store.units(&filter, limit + 1).await?;
+        Ok(page_from(rows, limit, |row| &row.path, UnitView::from))
+    }
+
+    pub async fn children(
+        &self,
+        _ctx: &Ctx,
+        id: &str,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<Page<UnitView>, AppError> {
+        let limit = checked_limit(limit)?;
+        let parent = self.unit_row(id).await?;
+        let filter = UnitFilter {
+            parent: Some(parent.id),
+            after_path: decode_cursor(cursor)?,
+            ..UnitFilter::default()
+        };
+        let rows = self.store.units(&filter, limit + 1).await?;
+        Ok(page_from(rows, limit, |row| &row.path, UnitView::from))
+    }
+
+    pub async fn update_unit(&self, ctx: &Ctx, id: &str, patch: UnitPatch) -> Result<UnitView, AppError> {
+        let id = path_unit_id(id)?;
+        let name = patch
+            .name
+            .as_deref()
+            .map(|name| field_value("name", UnitName::parse(name)))
+            .transpose()?;
+        let tags = patch
+            .tags
+            .as_ref()
+            .map(|tags| field_value("tags", Tags::parse(tags.iter().map(String::as_str))))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let mut row = tx.unit(id).await?.ok_or(AppError::NotFound { what: "unit" })?;
+        if let Some(name) = name {
+            row.name = name.as_str().to_owned();
+        }
+        if let Some(tags) = tags {
+            row.tags = tags.to_list();
+        }
+        tx.update_unit(id, &row.name, &row.tags).await?;
+        self.finish_write(tx, ctx, UnitView::from(row)).await
+    }
+
+    pub async fn move_unit(&self, ctx: &Ctx, id: &str, target: MoveUnit) -> Result<UnitView, AppError> {
+        let id = path_unit_id(id)?;
+        let new_parent_id = target
+            .parent
+            .as_deref()
+            .map(|text| parse_unit_id(text, "parent"))
+            .transpose()?;
+        let mut tx = self.store.write().await?;
+        let unit = tx.unit(id).await?.ok_or(AppError::NotFound { what: "unit" })?;
+        let new_parent = match new_parent_id {
+            Some(parent_id) => Some(tx.unit(parent_id).await?.ok_or_else(|| {
+                AppError::invalid("unknown_parent", "parent", format!("there is no unit {parent_id}"))
+            })?),
+            None => None,
+        };
+        if let Some(parent) = &new_parent {
+            // The same notion of "under" as everywhere: the parent's path lies in the
+            // unit's subtree range.
+            if parent.path >= unit.path && parent.path < unit.subtree_end() {
+                return Err(AppError::invalid(
+                    "cycle",
+                    "parent",
+                    format!(
+                        "unit {} lies under unit {}; moving {} there would make a cycle",
+                        parent.code, unit.code, unit.code
+                    ),
+                ));
+            }
+        }
+        self.check_placement(&unit.kind, new_parent.as_ref().map(|p| p.kind.as_str()))
+            .map_err(|error| AppError::invalid("kind_not_allowed", "parent", error.to_string()))?;
+        tx.move_unit(&unit, new_parent.as_ref()).await?;
+        let moved = tx
+            .unit(id)
+            .await?
+            .ok_or_else(|| AppError::Internal("a moved unit vanished".into()))?;
+        self.finish_write(tx, ctx, UnitView::from(moved)).await
+    }
+
+    pub async fn remove_unit(&self, ctx: &Ctx, id: &str) -> Result<(), AppError> {
+        let id = path_unit_id(id)?;
+        let mut tx = self.store.write().await?;
+        let unit = tx.unit(id).await?.ok_or(AppError::NotFound { what: "unit" })?;
+        if tx.has_children(id).await? {
+            return Err(AppError::Conflict {
+                code: "unit_not_empty",
+                message: format!(
+                    "unit {} still has units under it; move or remove them first",
+                    unit.code
+                ),
+            });
+        }
+        tx.delete_unit(id).await?;
+        self.finish_write(tx, ctx, ()).await
+    }
+
+    /// Starts an export of the units under `under` (or all), as CSV in the import format,
+    /// parents before children, from one consistent snapshot of the store.
+    pub async fn export_units(&self, _ctx: &Ctx, under: Option<&str>) -> Result<UnitExport, AppError> {
+        let mut snapshot = self.store.snapshot().await?;
+        let mut range = None;
+        if let Some(under) = under {
+            let id = parse_unit_id(under, "under")?;
+            let top = snapshot
+                .unit(id)
+                .await?
+                .ok_or(AppError::NotFound { what: "unit" })?;
+            range = Some((top.path.clone(), top.subtree_end()));
+        }
+        Ok(UnitExport {
+            snapshot,
+            range,
+            after: None,
+            header_written: false,
+            finished: false,
+        })
+    }
+}
+
+/// A CSV export in progress, read chunk by chunk so that a million units never sit in
+/// memory as one document.
+pub struct UnitExport {
+    snapshot: ReadTx,
+    range: Option<(String, String)>,
+    after: Option<String>,
+    header_written: bool,
+    finished: bool,
+}
+
+pub const UNIT_CSV_HEADER: &str = "code,parent_code,kind,name,tags";
+
+impl UnitExport {
+    const ROWS_PER_CHUNK: u32 = 5000;
+
+    /// The next piece of the file, `None` at the end.
+    pub async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, AppError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let mut writer = csv::Writer::from_writer(Vec::new());
+        let csv_error = |error: csv::Error| AppError::Internal(format!("cannot write CSV: {error}"));
+        if !self.header_written {
+            writer
+                .write_record(UNIT_CSV_HEADER.split(','))
+                .map_err(csv_error)?;
+            self.header_written = true;
+        }
+        let filter = UnitFilter {
+            path_range: self.range.clone(),
+            after_path: self.after.clone(),
+            ..UnitFilter::default()
+        };
+        let rows = self.snapshot.units(&filter, Self::ROWS_PER_CHUNK).await?;
+        if rows.len() < Self::ROWS_PER_CHUNK as usize {
+            self.finished = true;
+        }
+        for row in &rows {
+            writer
+                .write_record([
+                    row.code.as_str(),
+                    row.parent_code.as_deref().unwrap_or_default(),
+                    row.kind.as_str(),
+                    row.name.as_str(),
+                    row.tags.as_str(),
+                ])
+                .map_err(csv_error)?;
+        }
+        self.after = rows.last().map(|row| row.path.clone());
+        writer
+            .into_inner()
+            .map(Some)
+            .map_err(|error| AppError::Internal(format!("cannot write CSV: {error}")))
+    }
+}

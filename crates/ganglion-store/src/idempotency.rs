@@ -1,0 +1,59 @@
+//! Stored first responses to writes sent with an `Idempotency-Key`.
+
+use sqlx::Row;
+
+use crate::{Store, StoreError, WriteTx};
+
+/// The response a write gave the first time its key was used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// A digest of what was asked the first time; the same key with another request is
+    /// refused.
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: String,
+}
+
+impl Store {
+    pub async fn idempotent_response(
+        &self,
+        key: &str,
+    ) -> Result<Option<StoredResponse>, StoreError> {
+        let row = sqlx::query("SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| -> Result<_, StoreError> {
+            let status: i32 = row.try_get(1)?;
+            Ok(StoredResponse {
+                fingerprint: row.try_get(0)?,
+                status: u16::try_from(status).unwrap_or(500),
+                body: row.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+}
+
+impl WriteTx {
+    /// Records the response in the write's own transaction: the write and its key are
+    /// durable together or not at all. A concurrent first use of the same key makes
+    /// this fail with a duplicate, and the caller's whole transaction rolls back.
+    pub async fn save_idempotent_response(
+        &mut self,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
+             VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
+        )
+        .bind(key)
+        .bind(response.fingerprint.as_str())
+        .bind(i32::from(response.status))
+        .bind(response.body.as_str())
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,2 @@
+pub(crate) mod transfer;
+pub(crate) mod units;

@@ -1,0 +1,108 @@
+//! `/api/v1/import/units` and `/api/v1/export/units`: the tree as CSV.
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use ganglion_app::{ImportSummary, Silent};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::units::read_ctx;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{require_content_type, Query, WriteBody};
+use crate::write::run_write;
+use crate::{AppState, RequestId, IMPORT_BODY_LIMIT};
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import_units))
+        .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT))
+        .routes(routes!(export_units))
+}
+
+/// Imports units from CSV (`code,parent_code,kind,name,tags`, tags separated by `;`),
+/// all or nothing.
+#[utoipa::path(
+    post, path = "/api/v1/import/units", tag = "import",
+    request_body(content = String, content_type = "text/csv", description = "Header `code,parent_code,kind,name,tags`; a parent is given by code, empty for the top"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
+    responses(
+        (status = 200, description = "Every row was created", body = ImportSummary),
+        (status = 413, description = "The file is too large", body = ErrorBody),
+        (status = 415, description = "Not sent as text/csv", body = ErrorBody),
+        (status = 422, description = "Bad rows, each with its line number (`invalid_rows`); nothing was created", body = ErrorBody),
+    )
+)]
+async fn import_units(
+    State(state): State<AppState>,
+    request_id: Option<Extension<RequestId>>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    require_content_type(request.headers(), "text/csv")?;
+    let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+    let app = &state.app;
+    let bytes = &body.bytes;
+    run_write(app, request_id.map(|e| e.0), &body, StatusCode::OK, |ctx| async move {
+        app.import_units_csv(&ctx, bytes, &Silent).await
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct ExportQuery {
+    /// Only this unit and those under it.
+    under: Option<String>,
+}
+
+/// Exports units as CSV in the import format, parents before children.
+#[utoipa::path(
+    get, path = "/api/v1/export/units", tag = "import",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "The units as CSV", content_type = "text/csv", body = String),
+        (status = 404, description = "`under` names no unit", body = ErrorBody),
+    )
+)]
+async fn export_units(
+    State(state): State<AppState>,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let mut export = state
+        .app
+        .export_units(&read_ctx(), query.under.as_deref())
+        .await?;
+    // The first chunk is read before answering, so that a failure is still a clean error.
+    let first = export.next_chunk().await?.unwrap_or_default();
+    let rest = futures::stream::unfold(export, |mut export| async move {
+        match export.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(chunk), export)),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "export failed part-way");
+                Some((Err(std::io::Error::other(error.to_string())), export))
+            }
+        }
+    });
+    let stream = futures::StreamExt::chain(
+        futures::stream::once(async move { Ok::<_, std::io::Error>(first) }),
+        rest,
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"units.csv\""),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[allow(dead_code)]
+fn _assert_summary_is_json(summary: ImportSummary) -> Json<ImportSummary> {
+    Json(summary)
+}

@@ -1,0 +1,159 @@
+//! Extractors that turn every malformed request into an [`ApiError`], never into the
+//! framework's plain-text rejections.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::error::ApiError;
+
+/// The body of a write, read once: its bytes, and what the idempotency machinery needs.
+pub struct WriteBody {
+    pub bytes: Bytes,
+    pub idempotency_key: Option<String>,
+    /// A digest of method, path and body: a replay must match it exactly.
+    pub fingerprint: String,
+}
+
+impl<S: Send + Sync> FromRequest<S> for WriteBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let idempotency_key = idempotency_key(request.headers())?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is larger than this endpoint accepts",
+                )
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", rejection.body_text())
+            }
+        })?;
+        Ok(Self {
+            fingerprint: fingerprint(&method, &path, &bytes),
+            bytes,
+            idempotency_key,
+        })
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_idempotency_key",
+            "an Idempotency-Key is 1 to 255 visible ASCII characters",
+        )
+    };
+    let key = value.to_str().map_err(|_| invalid())?;
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid());
+    }
+    Ok(Some(key.to_owned()))
+}
+
+fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_str().as_bytes());
+    hasher.update(b" ");
+    hasher.update(path.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+/// A JSON write: the body parsed into `T`, with the type's own rules (unknown fields
+/// refused, types checked) reported with the path of the field at fault.
+pub struct JsonWrite<T> {
+    pub input: T,
+    pub body: WriteBody,
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonWrite<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_content_type(request.headers(), "application/json")?;
+        let body = WriteBody::from_request(request, state).await?;
+        let input = parse_json(&body.bytes)?;
+        Ok(Self { input, body })
+    }
+}
+
+pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = given.split(';').next().unwrap_or("").trim();
+    if essence.eq_ignore_ascii_case(expected) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send the body as {expected}"),
+        ))
+    }
+}
+
+/// Malformed JSON is a 400; JSON of the wrong shape is a 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |inner: serde_json::Error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {inner}"),
+        )
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                inner.to_string(),
+            )
+            .with_field(path),
+            _ => malformed(inner),
+        }
+    })?;
+    deserializer.end().map_err(malformed)?;
+    Ok(parsed)
+}
+
+/// Query parameters parsed into `T`; unknown or ill-typed parameters are a 422.
+pub struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_query",
+                    error.into_inner().to_string(),
+                )
+                .with_field(path)
+            })
+    }
+}

@@ -285,8 +285,9 @@ impl App {
         };
 
         if !errors.is_empty() {
-            errors.sort_by_key(|error| error.line);
-            return Err(AppError::Rows { rows: errors });
+            return Err(AppError::Rows {
+                rows: one_entry_per_line(errors),
+            });
         }
 
         // Ids in pre-order of the file's forest, so that parents precede children.
@@ -335,6 +336,23 @@ impl App {
         };
         self.finish_write(tx, ctx, summary).await
     }
+}
+
+/// Sorts the errors by line and joins the reasons of a line into one entry, so that each
+/// bad row is listed once.
+fn one_entry_per_line(mut errors: Vec<RowError>) -> Vec<RowError> {
+    errors.sort_by_key(|error| error.line);
+    let mut merged: Vec<RowError> = Vec::with_capacity(errors.len());
+    for error in errors {
+        match merged.last_mut() {
+            Some(last) if last.line == error.line => {
+                last.reason.push_str("; ");
+                last.reason.push_str(&error.reason);
+            }
+            _ => merged.push(error),
+        }
+    }
+    merged
 }
 
 #[cfg(test)]

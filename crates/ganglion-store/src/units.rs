@@ -408,7 +408,7 @@ impl WriteTx {
             None => root_path(unit.id),
         };
         let new_depth = new_parent.map_or(0, |parent| parent.depth + 1);
-        let depth_change = i64::from(new_depth) - i64::from(unit.depth);
+        let depth_change = new_depth as i64 - unit.depth as i64;
         sqlx::query("UPDATE units SET parent_id = $1 WHERE id = $2")
             .bind(new_parent.map(|parent| parent.id.get()))
             .bind(unit.id.get())
@@ -420,8 +420,8 @@ impl WriteTx {
              WHERE path >= $4 AND path < $5",
         )
         .bind(new_path.as_str())
-        .bind(unit.path.len() as i64 + 1)
-        .bind(depth_change)
+        .bind(unit.path.len() as i32 + 1)
+        .bind(depth_change as i32)
         .bind(unit.path.as_str())
         .bind(unit.subtree_end())
         .execute(&mut *self.tx)

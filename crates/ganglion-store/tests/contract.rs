@@ -1,0 +1,167 @@
+//! The store's contract, run against every backend of this run: SQLite always,
+//! PostgreSQL when `GANGLION_TEST_POSTGRES` is set.
+
+use ganglion_core::{TreeIndex, UnitId};
+use ganglion_store::{child_path, root_path, NewUnit, OpenMode, Store, StoreError, UnitFilter};
+use ganglion_testkit::{backends, TestBackend, TestDatabase};
+use rand::{Rng, SeedableRng};
+
+fn id(raw: i64) -> UnitId {
+    UnitId::new(raw).unwrap()
+}
+
+fn new_unit(unit: i64, parent: Option<(&NewUnit, i64)>, code: &str) -> NewUnit {
+    NewUnit {
+        id: id(unit),
+        parent: parent.map(|(p, _)| p.id),
+        kind: "k".into(),
+        name: format!("unit {unit}"),
+        code: code.into(),
+        tags: if unit % 3 == 0 { "rural".into() } else { String::new() },
+        depth: parent.map_or(0, |(p, _)| p.depth + 1),
+        path: match parent {
+            Some((p, _)) => child_path(&p.path, id(unit)),
+            None => root_path(id(unit)),
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_missing_database_is_never_silently_created() {
+    for backend in backends() {
+        let database = TestDatabase::new(backend);
+        let error = Store::open(&database.url, OpenMode::Existing).await.unwrap_err();
+        assert!(
+            matches!(error, StoreError::NotInitialized(_) | StoreError::Unreachable { .. }),
+            "{backend:?}: {error}"
+        );
+        // Creating it, then opening it as existing, works.
+        Store::open(&database.url, OpenMode::Create).await.unwrap().close().await;
+        Store::open(&database.url, OpenMode::Existing).await.unwrap().close().await;
+    }
+}
+
+#[tokio::test]
+async fn settings_that_could_lose_a_write_are_refused() {
+    let error = Store::open("sqlite::memory:", OpenMode::Create).await.unwrap_err();
+    assert!(matches!(error, StoreError::Unsafe(_)), "{error}");
+    if backends().contains(&TestBackend::Postgres) {
+        let database = TestDatabase::new(TestBackend::Postgres);
+        Store::open(&database.url, OpenMode::Create).await.unwrap().close().await;
+        let unsafe_url = format!("{}?options=-c%20synchronous_commit%3Doff", database.url);
+        let error = Store::open(&unsafe_url, OpenMode::Existing).await.unwrap_err();
+        assert!(
+            matches!(&error, StoreError::Unsafe(message) if message.contains("synchronous_commit")),
+            "{error}"
+        );
+    }
+    let error = Store::open("postgres://nobody@127.0.0.1:1/none", OpenMode::Existing)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Unreachable { .. }), "{error}");
+}
+
+/// Random trees, random moves: the store's listing under every unit is exactly the
+/// subtree the tree index computes, in the same order.
+#[tokio::test]
+async fn subtree_listings_agree_with_the_tree_index_after_random_moves() {
+    for backend in backends() {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        let mut units: Vec<NewUnit> = Vec::new();
+        for unit in 1..=120i64 {
+            let parent = (unit > 1).then(|| rng.gen_range(0..units.len()));
+            let row = new_unit(unit, parent.map(|p| (&units[p], 0)), &format!("U{unit}"));
+            units.push(row);
+        }
+        let mut tx = store.write().await.unwrap();
+        tx.insert_units(&units).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut index = TreeIndex::build(units.iter().map(|u| (u.id, u.parent))).unwrap();
+
+        for round in 0..40 {
+            let unit = id(rng.gen_range(2..=120));
+            let parent = id(rng.gen_range(1..=120));
+            if index.is_within(parent, unit) {
+                continue;
+            }
+            index.move_unit(unit, Some(parent)).unwrap();
+            let mut tx = store.write().await.unwrap();
+            let row = tx.unit(unit).await.unwrap().unwrap();
+            let parent_row = tx.unit(parent).await.unwrap().unwrap();
+            tx.move_unit(&row, Some(&parent_row)).await.unwrap();
+            tx.commit().await.unwrap();
+            if round % 8 != 0 {
+                continue;
+            }
+            for raw in 1..=120 {
+                let top = store.unit(id(raw)).await.unwrap().unwrap();
+                assert_eq!(top.parent, index.parent(id(raw)));
+                assert_eq!(Some(top.depth as u16), index.depth(id(raw)));
+                let filter = UnitFilter {
+                    path_range: Some((top.path.clone(), top.subtree_end())),
+                    ..UnitFilter::default()
+                };
+                let listed: Vec<UnitId> = store.units(&filter, 1000).await.unwrap().iter().map(|u| u.id).collect();
+                let expected: Vec<UnitId> = index.subtree_units(id(raw)).collect();
+                assert_eq!(listed, expected, "{backend:?}: subtree of {raw}");
+            }
+        }
+        let edges = store.unit_edges().await.unwrap();
+        assert_eq!(edges.len(), 120);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn codes_are_unique_and_a_failed_transaction_leaves_nothing() {
+    for backend in backends() {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let top = new_unit(1, None, "TOP");
+        let mut tx = store.write().await.unwrap();
+        tx.insert_units(std::slice::from_ref(&top)).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        tx.insert_units(&[new_unit(2, Some((&top, 0)), "A")]).await.unwrap();
+        let error = tx.insert_units(&[new_unit(3, Some((&top, 0)), "TOP")]).await.unwrap_err();
+        assert!(matches!(error, StoreError::Duplicate(ganglion_store::Constraint::UnitCode)), "{error}");
+        drop(tx);
+        assert_eq!(store.unit_count().await.unwrap(), 1, "the dropped transaction rolled back");
+
+        // Tags are searchable and replaced as a whole.
+        let mut tx = store.write().await.unwrap();
+        tx.update_unit(id(1), "Top", "a;rural").await.unwrap();
+        tx.commit().await.unwrap();
+        let tagged = UnitFilter { tag: Some("rural".into()), ..UnitFilter::default() };
+        assert_eq!(store.units(&tagged, 10).await.unwrap().len(), 1);
+        let mut tx = store.write().await.unwrap();
+        tx.update_unit(id(1), "Top", "a").await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.units(&tagged, 10).await.unwrap().is_empty());
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_stored_once() {
+    for backend in backends() {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let response = ganglion_store::StoredResponse {
+            fingerprint: "f".into(),
+            status: 201,
+            body: "{\"id\":\"1\"}".into(),
+        };
+        let mut tx = store.write().await.unwrap();
+        tx.save_idempotent_response("k", &response).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.idempotent_response("k").await.unwrap(), Some(response.clone()));
+        let mut tx = store.write().await.unwrap();
+        let error = tx.save_idempotent_response("k", &response).await.unwrap_err();
+        assert!(matches!(error, StoreError::Duplicate(ganglion_store::Constraint::IdempotencyKey)), "{error}");
+        store.close().await;
+    }
+}

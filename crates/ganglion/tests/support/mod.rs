@@ -1,0 +1,160 @@
+//! The test harness: a real server on port 0 over a fresh database, and a client that
+//! speaks its API over real HTTP.
+
+#![allow(dead_code)]
+
+use ganglion_app::App;
+use ganglion_testkit::{TestBackend, TestDatabase};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub use ganglion_testkit::backends;
+
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub app: App,
+    pub database: TestDatabase,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The stable code of an error answer.
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error body: {}", self.text))
+            .to_owned()
+    }
+}
+
+impl TestServer {
+    /// A server on an initialized, empty organization with the party template.
+    pub async fn start(backend: TestBackend) -> Self {
+        let database = TestDatabase::new(backend);
+        let app = App::init(&database.url, "party").await.expect("init");
+        Self::serve(app, database).await
+    }
+
+    pub async fn serve(app: App, database: TestDatabase) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn({
+            let app = app.clone();
+            async move {
+                ganglion_web::serve(listener, app, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            }
+        });
+        Self {
+            base,
+            client: reqwest::Client::new(),
+            app,
+            database,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+        self.app.close().await;
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.unwrap(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(
+            Method::POST,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Answer {
+        self.send(Method::POST, path, Some((content_type, body.into())), &[])
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Answer {
+        self.send(
+            Method::PATCH,
+            path,
+            Some(("application/json", body.to_string().into_bytes())),
+            &[],
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str) -> Answer {
+        self.send(Method::DELETE, path, None, &[]).await
+    }
+
+    /// Creates a unit and returns its id; panics unless it is created.
+    pub async fn unit(&self, parent: Option<&str>, kind: &str, code: &str) -> String {
+        let answer = self
+            .post(
+                "/api/v1/units",
+                &serde_json::json!({"parent": parent, "kind": kind, "name": format!("{code} committee"), "code": code}),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// The whole organization as exported CSV: a fingerprint of the tree.
+    pub async fn export(&self) -> String {
+        let answer = self.get("/api/v1/export/units").await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.text
+    }
+}

@@ -61,7 +61,14 @@ struct Rows {
 
 impl Rows {
     /// Adds a row unless the organization is already as large as asked.
-    fn push(&mut self, code: String, parent_code: &str, kind: &str, name: String, tags: &str) -> bool {
+    fn push(
+        &mut self,
+        code: String,
+        parent_code: &str,
+        kind: &str,
+        name: String,
+        tags: &str,
+    ) -> bool {
         if self.rows.len() >= self.limit {
             return false;
         }
@@ -95,7 +102,13 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
         out.push(code, "C", "province", (*name).into(), &tags);
     }
     for (index, name) in EQUIVALENTS.iter().enumerate() {
-        out.push(format!("E{:02}", index + 1), "C", "equivalent", (*name).into(), "");
+        out.push(
+            format!("E{:02}", index + 1),
+            "C",
+            "equivalent",
+            (*name).into(),
+            "",
+        );
     }
     // About 200 city and county committees, fewer for a small organization so that
     // every county has something under it.
@@ -135,7 +148,13 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
                     );
                     out.push(code.clone(), county, "ri", name, &format!("rural;{region}"));
                     for cell in 0..3 + seed % 4 {
-                        out.push(format!("{code}-C{:02}", cell + 1), &code, "cell", format!("Cell {}", cell + 1), "");
+                        out.push(
+                            format!("{code}-C{:02}", cell + 1),
+                            &code,
+                            "cell",
+                            format!("Cell {}", cell + 1),
+                            "",
+                        );
                     }
                 }
                 // A primary committee of a factory, farm or office, with its cells.
@@ -152,7 +171,13 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
                     };
                     out.push(code.clone(), county, "primary", name, &tags);
                     for cell in 0..4 + seed % 5 {
-                        out.push(format!("{code}-C{:02}", cell + 1), &code, "cell", format!("Cell {}", cell + 1), "");
+                        out.push(
+                            format!("{code}-C{:02}", cell + 1),
+                            &code,
+                            "cell",
+                            format!("Cell {}", cell + 1),
+                            "",
+                        );
                     }
                 }
                 // A large enterprise: sub-primary committees per workshop, each with cells.
@@ -161,12 +186,30 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
                         "{} Complex Primary Committee",
                         SYLLABLES_A[(seed / 5) % SYLLABLES_A.len()]
                     );
-                    out.push(code.clone(), county, "primary", name, &format!("industry;{region}"));
+                    out.push(
+                        code.clone(),
+                        county,
+                        "primary",
+                        name,
+                        &format!("industry;{region}"),
+                    );
                     for workshop in 0..2 + seed % 2 {
                         let sub = format!("{code}-S{:02}", workshop + 1);
-                        out.push(sub.clone(), &code, "sub_primary", format!("Workshop {} Committee", workshop + 1), "");
+                        out.push(
+                            sub.clone(),
+                            &code,
+                            "sub_primary",
+                            format!("Workshop {} Committee", workshop + 1),
+                            "",
+                        );
                         for cell in 0..3 + seed % 3 {
-                            out.push(format!("{sub}-C{:02}", cell + 1), &sub, "cell", format!("Cell {}", cell + 1), "");
+                            out.push(
+                                format!("{sub}-C{:02}", cell + 1),
+                                &sub,
+                                "cell",
+                                format!("Cell {}", cell + 1),
+                                "",
+                            );
                         }
                     }
                 }
@@ -186,7 +229,11 @@ impl App {
         progress: &dyn Progress,
     ) -> Result<ImportSummary, AppError> {
         if shape.units == 0 {
-            return Err(AppError::invalid("invalid_value", "units", "the demo needs at least one unit"));
+            return Err(AppError::invalid(
+                "invalid_value",
+                "units",
+                "the demo needs at least one unit",
+            ));
         }
         if self.template.name != "party" {
             return Err(AppError::Conflict {
@@ -200,8 +247,9 @@ impl App {
         if self.store.unit_count().await? > 0 {
             return Err(AppError::Conflict {
                 code: "not_empty",
-                message: "the database already holds an organization; the demo fills only an empty one"
-                    .into(),
+                message:
+                    "the database already holds an organization; the demo fills only an empty one"
+                        .into(),
             });
         }
         progress.stage("generating the organization", shape.units);
@@ -222,7 +270,16 @@ mod tests {
         }
         let rows = demo_rows(DemoShape::default());
         let kinds: std::collections::HashSet<&str> = rows.iter().map(|r| r.kind.as_str()).collect();
-        for kind in ["centre", "province", "equivalent", "city_county", "primary", "ri", "sub_primary", "cell"] {
+        for kind in [
+            "centre",
+            "province",
+            "equivalent",
+            "city_county",
+            "primary",
+            "ri",
+            "sub_primary",
+            "cell",
+        ] {
             assert!(kinds.contains(kind), "{kind}");
         }
         assert_eq!(rows.iter().filter(|r| r.kind == "city_county").count(), 200);

@@ -103,7 +103,10 @@ pub fn parse_unit_csv(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
             errors.push(RowError {
                 line,
                 code: fields.first().map(|code| code.to_string()),
-                reason: format!("a row has 5 fields ({UNIT_CSV_HEADER}), this one has {}", fields.len()),
+                reason: format!(
+                    "a row has 5 fields ({UNIT_CSV_HEADER}), this one has {}",
+                    fields.len()
+                ),
             });
             continue;
         }
@@ -193,7 +196,10 @@ impl App {
             if let Some(&first) = index_of_code.get(row.code.as_str()) {
                 report(
                     row,
-                    format!("duplicate code {}: it is already on line {}", row.code, rows[first].line),
+                    format!(
+                        "duplicate code {}: it is already on line {}",
+                        row.code, rows[first].line
+                    ),
                 );
             } else if !row.code.is_empty() {
                 index_of_code.insert(row.code.as_str(), index);
@@ -206,7 +212,10 @@ impl App {
         let codes: Vec<&str> = index_of_code.keys().copied().collect();
         for stored in tx.units_by_codes(&codes).await? {
             let row = &rows[index_of_code[stored.code.as_str()]];
-            report(row, format!("code {} already exists in the organization", row.code));
+            report(
+                row,
+                format!("code {} already exists in the organization", row.code),
+            );
         }
         let outside_parents: Vec<&str> = rows
             .iter()
@@ -309,7 +318,9 @@ impl App {
                         child_path(&parent.path, id),
                     )
                 }
-                ParentRef::Stored(stored) => (Some(stored.id), stored.depth + 1, stored.child_path(id)),
+                ParentRef::Stored(stored) => {
+                    (Some(stored.id), stored.depth + 1, stored.child_path(id))
+                }
                 ParentRef::Unknown => unreachable!("rows with unknown parents were reported"),
             };
             placed[index] = new_units.len();
@@ -372,8 +383,9 @@ mod tests {
     fn bad_files_are_explained() {
         let wrong_header = parse_unit_csv(b"code,kind\nC,centre\n").unwrap_err();
         assert_eq!(wrong_header[0].line, 1);
-        let bad_encoding = parse_unit_csv(b"code,parent_code,kind,name,tags\nC,,centre,\xff\xfe,\nD,,centre,x\n")
-            .unwrap_err();
+        let bad_encoding =
+            parse_unit_csv(b"code,parent_code,kind,name,tags\nC,,centre,\xff\xfe,\nD,,centre,x\n")
+                .unwrap_err();
         assert_eq!(bad_encoding.len(), 2);
         assert_eq!((bad_encoding[0].line, bad_encoding[1].line), (2, 3));
         assert!(bad_encoding[0].reason.contains("UTF-8"));

@@ -149,7 +149,10 @@ impl App {
 
     /// The response first given to a write with this idempotency key, if any; an
     /// [`AppError`] when the key was first used for a different request.
-    pub async fn replay(&self, idempotency: &Idempotency) -> Result<Option<StoredResponse>, AppError> {
+    pub async fn replay(
+        &self,
+        idempotency: &Idempotency,
+    ) -> Result<Option<StoredResponse>, AppError> {
         match self.store.idempotent_response(&idempotency.key).await? {
             Some(stored) if stored.fingerprint == idempotency.fingerprint => Ok(Some(stored)),
             Some(_) => Err(AppError::Invalid {

@@ -100,7 +100,8 @@ pub(crate) fn parse_unit_id(text: &str, field: &str) -> Result<UnitId, AppError>
 
 /// A path id that is not an id cannot name an existing unit.
 fn path_unit_id(text: &str) -> Result<UnitId, AppError> {
-    text.parse().map_err(|_| AppError::NotFound { what: "unit" })
+    text.parse()
+        .map_err(|_| AppError::NotFound { what: "unit" })
 }
 
 fn field_value<T>(
@@ -194,7 +195,11 @@ impl App {
             .ok_or(AppError::NotFound { what: "unit" })
     }
 
-    pub async fn list_units(&self, _ctx: &Ctx, query: ListUnits) -> Result<Page<UnitView>, AppError> {
+    pub async fn list_units(
+        &self,
+        _ctx: &Ctx,
+        query: ListUnits,
+    ) -> Result<Page<UnitView>, AppError> {
         let limit = checked_limit(query.limit)?;
         let mut filter = UnitFilter {
             kind: query.kind,
@@ -234,7 +239,12 @@ impl App {
         Ok(page_from(rows, limit, |row| &row.path, UnitView::from))
     }
 
-    pub async fn update_unit(&self, ctx: &Ctx, id: &str, patch: UnitPatch) -> Result<UnitView, AppError> {
+    pub async fn update_unit(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        patch: UnitPatch,
+    ) -> Result<UnitView, AppError> {
         let id = path_unit_id(id)?;
         let name = patch
             .name
@@ -247,7 +257,10 @@ impl App {
             .map(|tags| field_value("tags", Tags::parse(tags.iter().map(String::as_str))))
             .transpose()?;
         let mut tx = self.store.write().await?;
-        let mut row = tx.unit(id).await?.ok_or(AppError::NotFound { what: "unit" })?;
+        let mut row = tx
+            .unit(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "unit" })?;
         if let Some(name) = name {
             row.name = name.as_str().to_owned();
         }
@@ -258,7 +271,12 @@ impl App {
         self.finish_write(tx, ctx, UnitView::from(row)).await
     }
 
-    pub async fn move_unit(&self, ctx: &Ctx, id: &str, target: MoveUnit) -> Result<UnitView, AppError> {
+    pub async fn move_unit(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        target: MoveUnit,
+    ) -> Result<UnitView, AppError> {
         let id = path_unit_id(id)?;
         let new_parent_id = target
             .parent
@@ -266,10 +284,17 @@ impl App {
             .map(|text| parse_unit_id(text, "parent"))
             .transpose()?;
         let mut tx = self.store.write().await?;
-        let unit = tx.unit(id).await?.ok_or(AppError::NotFound { what: "unit" })?;
+        let unit = tx
+            .unit(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "unit" })?;
         let new_parent = match new_parent_id {
             Some(parent_id) => Some(tx.unit(parent_id).await?.ok_or_else(|| {
-                AppError::invalid("unknown_parent", "parent", format!("there is no unit {parent_id}"))
+                AppError::invalid(
+                    "unknown_parent",
+                    "parent",
+                    format!("there is no unit {parent_id}"),
+                )
             })?),
             None => None,
         };
@@ -300,7 +325,10 @@ impl App {
     pub async fn remove_unit(&self, ctx: &Ctx, id: &str) -> Result<(), AppError> {
         let id = path_unit_id(id)?;
         let mut tx = self.store.write().await?;
-        let unit = tx.unit(id).await?.ok_or(AppError::NotFound { what: "unit" })?;
+        let unit = tx
+            .unit(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "unit" })?;
         if tx.has_children(id).await? {
             return Err(AppError::Conflict {
                 code: "unit_not_empty",
@@ -316,7 +344,11 @@ impl App {
 
     /// Starts an export of the units under `under` (or all), as CSV in the import format,
     /// parents before children, from one consistent snapshot of the store.
-    pub async fn export_units(&self, _ctx: &Ctx, under: Option<&str>) -> Result<UnitExport, AppError> {
+    pub async fn export_units(
+        &self,
+        _ctx: &Ctx,
+        under: Option<&str>,
+    ) -> Result<UnitExport, AppError> {
         let mut snapshot = self.store.snapshot().await?;
         let mut range = None;
         if let Some(under) = under {
@@ -358,7 +390,8 @@ impl UnitExport {
             return Ok(None);
         }
         let mut writer = csv::Writer::from_writer(Vec::new());
-        let csv_error = |error: csv::Error| AppError::Internal(format!("cannot write CSV: {error}"));
+        let csv_error =
+            |error: csv::Error| AppError::Internal(format!("cannot write CSV: {error}"));
         if !self.header_written {
             writer
                 .write_record(UNIT_CSV_HEADER.split(','))

@@ -42,7 +42,10 @@ impl FromStr for UnitId {
         if !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(InvalidId);
         }
-        text.parse::<i64>().ok().and_then(Self::new).ok_or(InvalidId)
+        text.parse::<i64>()
+            .ok()
+            .and_then(Self::new)
+            .ok_or(InvalidId)
     }
 }
 
@@ -53,7 +56,16 @@ mod tests {
     #[test]
     fn ids_have_one_spelling() {
         assert_eq!("42".parse::<UnitId>().unwrap().get(), 42);
-        for bad in ["", "0", "042", "-1", "+1", " 1", "1a", "99999999999999999999"] {
+        for bad in [
+            "",
+            "0",
+            "042",
+            "-1",
+            "+1",
+            " 1",
+            "1a",
+            "99999999999999999999",
+        ] {
             assert!(bad.parse::<UnitId>().is_err(), "{bad:?} should be refused");
         }
     }

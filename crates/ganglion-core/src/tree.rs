@@ -225,11 +225,7 @@ impl TreeIndex {
     }
 
     /// Moves a unit with its whole subtree under `new_parent` (or to the top).
-    pub fn move_unit(
-        &mut self,
-        unit: UnitId,
-        new_parent: Option<UnitId>,
-    ) -> Result<(), MoveError> {
+    pub fn move_unit(&mut self, unit: UnitId, new_parent: Option<UnitId>) -> Result<(), MoveError> {
         let slot = self.slot(unit)?;
         let new_parent_slot = match new_parent {
             Some(parent) => {
@@ -242,7 +238,8 @@ impl TreeIndex {
             None => NO_SLOT,
         };
         let old_parent_slot = self.parent[slot as usize];
-        self.sibling_list_mut(old_parent_slot).retain(|&s| s != slot);
+        self.sibling_list_mut(old_parent_slot)
+            .retain(|&s| s != slot);
         let ids = &self.ids;
         let siblings = match new_parent_slot {
             NO_SLOT => &self.roots,
@@ -390,9 +387,16 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Change {
-        Insert { parent_pick: Option<usize> },
-        Move { unit_pick: usize, parent_pick: Option<usize> },
-        Remove { unit_pick: usize },
+        Insert {
+            parent_pick: Option<usize>,
+        },
+        Move {
+            unit_pick: usize,
+            parent_pick: Option<usize>,
+        },
+        Remove {
+            unit_pick: usize,
+        },
     }
 
     fn change() -> impl Strategy<Value = Change> {

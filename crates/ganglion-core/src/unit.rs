@@ -139,11 +139,7 @@ impl Tags {
 
     /// The `;`-separated form used in CSV files and in the store.
     pub fn to_list(&self) -> String {
-        self.0
-            .iter()
-            .map(Tag::as_str)
-            .collect::<Vec<_>>()
-            .join(";")
+        self.0.iter().map(Tag::as_str).collect::<Vec<_>>().join(";")
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Tag> {
@@ -169,7 +165,10 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_and_may_be_korean() {
-        assert_eq!(UnitName::parse("  청산리 위원회 ").unwrap().as_str(), "청산리 위원회");
+        assert_eq!(
+            UnitName::parse("  청산리 위원회 ").unwrap().as_str(),
+            "청산리 위원회"
+        );
         assert!(UnitName::parse("   ").is_err());
         assert!(UnitName::parse("a\u{7}b").is_err());
         assert!(UnitName::parse(&"가".repeat(200)).is_ok());

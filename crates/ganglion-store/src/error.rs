@@ -49,8 +49,7 @@ impl From<sqlx::Error> for StoreError {
                 // PostgreSQL names the index; SQLite names the columns.
                 let message = db.message();
                 let constraint = db.constraint().unwrap_or(message);
-                let which = if constraint.contains("units_code") || message.contains("units.code")
-                {
+                let which = if constraint.contains("units_code") || message.contains("units.code") {
                     Constraint::UnitCode
                 } else if constraint.contains("idempotency_keys") {
                     Constraint::IdempotencyKey

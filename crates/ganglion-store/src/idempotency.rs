@@ -19,10 +19,11 @@ impl Store {
         &self,
         key: &str,
     ) -> Result<Option<StoredResponse>, StoreError> {
-        let row = sqlx::query("SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT fingerprint, status, body FROM idempotency_keys WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|row| -> Result<_, StoreError> {
             let status: i32 = row.try_get(1)?;
             Ok(StoredResponse {

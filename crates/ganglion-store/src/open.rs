@@ -74,10 +74,7 @@ impl Store {
             }),
             Backend::Postgres => options,
         };
-        let pool = options
-            .connect(&connect_url)
-            .await
-            .map_err(unreachable)?;
+        let pool = options.connect(&connect_url).await.map_err(unreachable)?;
         let store = Store { pool, backend };
         store.check_durability().await?;
         if mode == OpenMode::Existing && !store.is_initialized().await? {
@@ -159,7 +156,10 @@ impl Store {
 fn classify(url: &str, mode: OpenMode) -> Result<(Backend, String), StoreError> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
-        if path.is_empty() || path == ":memory:" || path.starts_with(":memory:") || path == "memory:"
+        if path.is_empty()
+            || path == ":memory:"
+            || path.starts_with(":memory:")
+            || path == "memory:"
         {
             return Err(StoreError::Unsafe(
                 "an in-memory SQLite database loses every write when the process ends; \
@@ -218,8 +218,17 @@ mod tests {
         let (backend, _) = classify("postgres://u:p@localhost/db", OpenMode::Existing).unwrap();
         assert_eq!(backend, Backend::Postgres);
         let (backend, url) = classify("sqlite://new.db", OpenMode::Create).unwrap();
-        assert_eq!((backend, url.as_str()), (Backend::Sqlite, "sqlite://new.db?mode=rwc"));
-        for bad in ["mysql://x/y", "ganglion.db", "", "sqlite::memory:", "sqlite://a.db?mode=memory"] {
+        assert_eq!(
+            (backend, url.as_str()),
+            (Backend::Sqlite, "sqlite://new.db?mode=rwc")
+        );
+        for bad in [
+            "mysql://x/y",
+            "ganglion.db",
+            "",
+            "sqlite::memory:",
+            "sqlite://a.db?mode=memory",
+        ] {
             assert!(classify(bad, OpenMode::Create).is_err(), "{bad}");
         }
         assert!(matches!(

@@ -201,9 +201,8 @@ async fn fetch_units<'c>(
     limit: u32,
 ) -> Result<Vec<UnitRow>, StoreError> {
     let (where_sql, params) = filter_sql(filter);
-    let sql = format!(
-        "SELECT {UNIT_COLUMNS} FROM {UNIT_FROM} {where_sql} ORDER BY u.path LIMIT {limit}"
-    );
+    let sql =
+        format!("SELECT {UNIT_COLUMNS} FROM {UNIT_FROM} {where_sql} ORDER BY u.path LIMIT {limit}");
     let rows = bind_all(sqlx::query(&sql), params)
         .fetch_all(executor)
         .await?;
@@ -225,11 +224,7 @@ impl Store {
     }
 
     /// Up to `limit` units matching the filter, in path order (the tree's pre-order).
-    pub async fn units(
-        &self,
-        filter: &UnitFilter,
-        limit: u32,
-    ) -> Result<Vec<UnitRow>, StoreError> {
+    pub async fn units(&self, filter: &UnitFilter, limit: u32) -> Result<Vec<UnitRow>, StoreError> {
         fetch_units(&self.pool, filter, limit).await
     }
 
@@ -430,10 +425,11 @@ impl WriteTx {
     }
 
     pub async fn has_children(&mut self, id: UnitId) -> Result<bool, StoreError> {
-        let child: Option<i64> = sqlx::query_scalar("SELECT id FROM units WHERE parent_id = $1 LIMIT 1")
-            .bind(id.get())
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let child: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM units WHERE parent_id = $1 LIMIT 1")
+                .bind(id.get())
+                .fetch_optional(&mut *self.tx)
+                .await?;
         Ok(child.is_some())
     }
 
@@ -449,8 +445,6 @@ impl WriteTx {
         Ok(())
     }
 }
-
-
 
 #[cfg(test)]
 mod tests {

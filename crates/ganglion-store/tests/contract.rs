@@ -17,7 +17,11 @@ fn new_unit(unit: i64, parent: Option<(&NewUnit, i64)>, code: &str) -> NewUnit {
         kind: "k".into(),
         name: format!("unit {unit}"),
         code: code.into(),
-        tags: if unit % 3 == 0 { "rural".into() } else { String::new() },
+        tags: if unit % 3 == 0 {
+            "rural".into()
+        } else {
+            String::new()
+        },
         depth: parent.map_or(0, |(p, _)| p.depth + 1),
         path: match parent {
             Some((p, _)) => child_path(&p.path, id(unit)),
@@ -30,26 +34,47 @@ fn new_unit(unit: i64, parent: Option<(&NewUnit, i64)>, code: &str) -> NewUnit {
 async fn a_missing_database_is_never_silently_created() {
     for backend in backends() {
         let database = TestDatabase::new(backend);
-        let error = Store::open(&database.url, OpenMode::Existing).await.unwrap_err();
+        let error = Store::open(&database.url, OpenMode::Existing)
+            .await
+            .unwrap_err();
         assert!(
-            matches!(error, StoreError::NotInitialized(_) | StoreError::Unreachable { .. }),
+            matches!(
+                error,
+                StoreError::NotInitialized(_) | StoreError::Unreachable { .. }
+            ),
             "{backend:?}: {error}"
         );
         // Creating it, then opening it as existing, works.
-        Store::open(&database.url, OpenMode::Create).await.unwrap().close().await;
-        Store::open(&database.url, OpenMode::Existing).await.unwrap().close().await;
+        Store::open(&database.url, OpenMode::Create)
+            .await
+            .unwrap()
+            .close()
+            .await;
+        Store::open(&database.url, OpenMode::Existing)
+            .await
+            .unwrap()
+            .close()
+            .await;
     }
 }
 
 #[tokio::test]
 async fn settings_that_could_lose_a_write_are_refused() {
-    let error = Store::open("sqlite::memory:", OpenMode::Create).await.unwrap_err();
+    let error = Store::open("sqlite::memory:", OpenMode::Create)
+        .await
+        .unwrap_err();
     assert!(matches!(error, StoreError::Unsafe(_)), "{error}");
     if backends().contains(&TestBackend::Postgres) {
         let database = TestDatabase::new(TestBackend::Postgres);
-        Store::open(&database.url, OpenMode::Create).await.unwrap().close().await;
+        Store::open(&database.url, OpenMode::Create)
+            .await
+            .unwrap()
+            .close()
+            .await;
         let unsafe_url = format!("{}?options=-c%20synchronous_commit%3Doff", database.url);
-        let error = Store::open(&unsafe_url, OpenMode::Existing).await.unwrap_err();
+        let error = Store::open(&unsafe_url, OpenMode::Existing)
+            .await
+            .unwrap_err();
         assert!(
             matches!(&error, StoreError::Unsafe(message) if message.contains("synchronous_commit")),
             "{error}"
@@ -103,7 +128,13 @@ async fn subtree_listings_agree_with_the_tree_index_after_random_moves() {
                     path_range: Some((top.path.clone(), top.subtree_end())),
                     ..UnitFilter::default()
                 };
-                let listed: Vec<UnitId> = store.units(&filter, 1000).await.unwrap().iter().map(|u| u.id).collect();
+                let listed: Vec<UnitId> = store
+                    .units(&filter, 1000)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|u| u.id)
+                    .collect();
                 let expected: Vec<UnitId> = index.subtree_units(id(raw)).collect();
                 assert_eq!(listed, expected, "{backend:?}: subtree of {raw}");
             }
@@ -125,17 +156,35 @@ async fn codes_are_unique_and_a_failed_transaction_leaves_nothing() {
         tx.commit().await.unwrap();
 
         let mut tx = store.write().await.unwrap();
-        tx.insert_units(&[new_unit(2, Some((&top, 0)), "A")]).await.unwrap();
-        let error = tx.insert_units(&[new_unit(3, Some((&top, 0)), "TOP")]).await.unwrap_err();
-        assert!(matches!(error, StoreError::Duplicate(ganglion_store::Constraint::UnitCode)), "{error}");
+        tx.insert_units(&[new_unit(2, Some((&top, 0)), "A")])
+            .await
+            .unwrap();
+        let error = tx
+            .insert_units(&[new_unit(3, Some((&top, 0)), "TOP")])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Duplicate(ganglion_store::Constraint::UnitCode)
+            ),
+            "{error}"
+        );
         drop(tx);
-        assert_eq!(store.unit_count().await.unwrap(), 1, "the dropped transaction rolled back");
+        assert_eq!(
+            store.unit_count().await.unwrap(),
+            1,
+            "the dropped transaction rolled back"
+        );
 
         // Tags are searchable and replaced as a whole.
         let mut tx = store.write().await.unwrap();
         tx.update_unit(id(1), "Top", "a;rural").await.unwrap();
         tx.commit().await.unwrap();
-        let tagged = UnitFilter { tag: Some("rural".into()), ..UnitFilter::default() };
+        let tagged = UnitFilter {
+            tag: Some("rural".into()),
+            ..UnitFilter::default()
+        };
         assert_eq!(store.units(&tagged, 10).await.unwrap().len(), 1);
         let mut tx = store.write().await.unwrap();
         tx.update_unit(id(1), "Top", "a").await.unwrap();
@@ -158,10 +207,22 @@ async fn an_idempotency_key_is_stored_once() {
         let mut tx = store.write().await.unwrap();
         tx.save_idempotent_response("k", &response).await.unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(store.idempotent_response("k").await.unwrap(), Some(response.clone()));
+        assert_eq!(
+            store.idempotent_response("k").await.unwrap(),
+            Some(response.clone())
+        );
         let mut tx = store.write().await.unwrap();
-        let error = tx.save_idempotent_response("k", &response).await.unwrap_err();
-        assert!(matches!(error, StoreError::Duplicate(ganglion_store::Constraint::IdempotencyKey)), "{error}");
+        let error = tx
+            .save_idempotent_response("k", &response)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                StoreError::Duplicate(ganglion_store::Constraint::IdempotencyKey)
+            ),
+            "{error}"
+        );
         store.close().await;
     }
 }

@@ -68,7 +68,11 @@ pub fn router(app: App) -> Router {
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .fallback(|| async {
-            ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "there is no such endpoint")
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "route_not_found",
+                "there is no such endpoint",
+            )
         })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -91,7 +95,9 @@ async fn request_id(mut request: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
-        .filter(|value| !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic()))
+        .filter(|value| {
+            !value.is_empty() && value.len() <= 128 && value.bytes().all(|b| b.is_ascii_graphic())
+        })
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let started = std::time::SystemTime::now()

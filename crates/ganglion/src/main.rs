@@ -35,7 +35,9 @@ struct DatabaseArg {
 #[derive(Subcommand)]
 enum Command {
     /// Creates the database and records the organization's template.
-    #[command(after_help = "Examples:\n  ganglion init\n  ganglion init --db postgres://postgres@127.0.0.1/ganglion --template union")]
+    #[command(
+        after_help = "Examples:\n  ganglion init\n  ganglion init --db postgres://postgres@127.0.0.1/ganglion --template union"
+    )]
     Init {
         #[command(flatten)]
         db: DatabaseArg,
@@ -44,7 +46,9 @@ enum Command {
         template: String,
     },
     /// Runs the server.
-    #[command(after_help = "Examples:\n  ganglion serve --demo\n  ganglion serve --db postgres://postgres@127.0.0.1/ganglion --listen 0.0.0.0:8080")]
+    #[command(
+        after_help = "Examples:\n  ganglion serve --demo\n  ganglion serve --db postgres://postgres@127.0.0.1/ganglion --listen 0.0.0.0:8080"
+    )]
     Serve {
         #[command(flatten)]
         db: DatabaseArg,
@@ -59,7 +63,9 @@ enum Command {
         units: u64,
     },
     /// Fills an empty database with the sample organization.
-    #[command(after_help = "Examples:\n  ganglion demo\n  ganglion demo --units 1000000 --db sqlite://big.db")]
+    #[command(
+        after_help = "Examples:\n  ganglion demo\n  ganglion demo --units 1000000 --db sqlite://big.db"
+    )]
     Demo {
         #[command(flatten)]
         db: DatabaseArg,
@@ -74,7 +80,9 @@ enum Command {
         what: ImportWhat,
     },
     /// Exports records as CSV.
-    #[command(after_help = "Examples:\n  ganglion export units > units.csv\n  ganglion export units --under P01 --output p01.csv")]
+    #[command(
+        after_help = "Examples:\n  ganglion export units > units.csv\n  ganglion export units --under P01 --output p01.csv"
+    )]
     Export {
         #[command(subcommand)]
         what: ExportWhat,
@@ -84,7 +92,9 @@ enum Command {
 #[derive(Subcommand)]
 enum ImportWhat {
     /// Units from a CSV file with the header code,parent_code,kind,name,tags.
-    #[command(after_help = "Example:\n  ganglion import units units.csv --db sqlite://ganglion.db")]
+    #[command(
+        after_help = "Example:\n  ganglion import units units.csv --db sqlite://ganglion.db"
+    )]
     Units {
         file: PathBuf,
         #[command(flatten)]
@@ -147,7 +157,10 @@ async fn main() -> Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
             let address = listener.local_addr()?;
-            println!("Ganglion is serving at http://{address}/ (database {}).", ganglion_store::redact_url(&db.url));
+            println!(
+                "Ganglion is serving at http://{address}/ (database {}).",
+                ganglion_store::redact_url(&db.url)
+            );
             println!("The API is described at http://{address}/api/v1/openapi.json");
             ganglion_web::serve(listener, app.clone(), shutdown_signal()).await?;
             app.close().await;
@@ -162,8 +175,8 @@ async fn main() -> Result<()> {
             what: ImportWhat::Units { file, db },
         } => {
             let app = App::open(&db.url).await?;
-            let bytes = std::fs::read(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let started = Instant::now();
             let bar = Bar::new();
             let result = app.import_units_csv(&Ctx::operator(), &bytes, &bar).await;
@@ -240,9 +253,11 @@ impl Bar {
     fn new() -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
-            ProgressStyle::with_template("{msg:>28} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
-                .expect("a valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{msg:>28} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
         );
         Self(bar)
     }

@@ -34,20 +34,35 @@ async fn units_are_created_read_listed_changed_moved_and_removed() {
     for backend in backends() {
         let server = TestServer::start(backend).await;
         let ids = small_tree(&server).await;
-        let [c, p1, p2, k1, k2, u1, c1] = ids.as_slice() else { unreachable!() };
+        let [c, p1, p2, k1, k2, u1, c1] = ids.as_slice() else {
+            unreachable!()
+        };
 
         let cell = server.get(&format!("/api/v1/units/{c1}")).await.json();
         assert_eq!(cell["parent"], json!(u1));
         assert_eq!(cell["depth"], json!(4));
         assert_eq!(cell["kind"], json!("cell"));
 
-        let children = server.get(&format!("/api/v1/units/{p1}/children")).await.json();
+        let children = server
+            .get(&format!("/api/v1/units/{p1}/children"))
+            .await
+            .json();
         assert_eq!(codes(&children), ["K1", "K2"]);
         assert_eq!(children["next_cursor"], Value::Null);
 
-        let under = server.get(&format!("/api/v1/units?under={p1}")).await.json();
-        assert_eq!(codes(&under), ["P1", "K1", "U1", "C1", "K2"], "pre-order, parents first");
-        let counties = server.get(&format!("/api/v1/units?under={c}&kind=city_county")).await.json();
+        let under = server
+            .get(&format!("/api/v1/units?under={p1}"))
+            .await
+            .json();
+        assert_eq!(
+            codes(&under),
+            ["P1", "K1", "U1", "C1", "K2"],
+            "pre-order, parents first"
+        );
+        let counties = server
+            .get(&format!("/api/v1/units?under={c}&kind=city_county"))
+            .await
+            .json();
         assert_eq!(codes(&counties), ["K1", "K2"]);
         let search = server.get("/api/v1/units?q=u1%20COMM").await.json();
         assert_eq!(codes(&search), ["U1"], "name search ignores case");
@@ -56,7 +71,10 @@ async fn units_are_created_read_listed_changed_moved_and_removed() {
 
         // Retag, then filter by tag; rename.
         let retagged = server
-            .patch(&format!("/api/v1/units/{k2}"), &json!({"tags": ["Rural", "region:n1"], "name": "  Ok County  "}))
+            .patch(
+                &format!("/api/v1/units/{k2}"),
+                &json!({"tags": ["Rural", "region:n1"], "name": "  Ok County  "}),
+            )
             .await;
         assert_eq!(retagged.status, StatusCode::OK, "{}", retagged.text);
         assert_eq!(retagged.json()["tags"], json!(["region:n1", "rural"]));
@@ -83,20 +101,40 @@ async fn units_are_created_read_listed_changed_moved_and_removed() {
         assert_eq!(seen, ["C", "P1", "K1", "U1", "C1", "K2", "P2"]);
 
         // Move K1 with its subtree under P2: depths and subtree queries follow.
-        let moved = server.post(&format!("/api/v1/units/{k1}/move"), &json!({"parent": p2})).await;
+        let moved = server
+            .post(&format!("/api/v1/units/{k1}/move"), &json!({"parent": p2}))
+            .await;
         assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
         assert_eq!(moved.json()["parent"], json!(p2));
-        let under_p2 = server.get(&format!("/api/v1/units?under={p2}")).await.json();
+        let under_p2 = server
+            .get(&format!("/api/v1/units?under={p2}"))
+            .await
+            .json();
         assert_eq!(codes(&under_p2), ["P2", "K1", "U1", "C1"]);
-        let under_p1 = server.get(&format!("/api/v1/units?under={p1}")).await.json();
+        let under_p1 = server
+            .get(&format!("/api/v1/units?under={p1}"))
+            .await
+            .json();
         assert_eq!(codes(&under_p1), ["P1", "K2"]);
-        assert_eq!(server.get(&format!("/api/v1/units/{c1}")).await.json()["depth"], json!(4));
+        assert_eq!(
+            server.get(&format!("/api/v1/units/{c1}")).await.json()["depth"],
+            json!(4)
+        );
 
         // Remove a leaf; a unit with children is refused.
         let refused = server.delete(&format!("/api/v1/units/{u1}")).await;
-        assert_eq!((refused.status, refused.error_code().as_str()), (StatusCode::CONFLICT, "unit_not_empty"));
-        assert_eq!(server.delete(&format!("/api/v1/units/{c1}")).await.status, StatusCode::NO_CONTENT);
-        assert_eq!(server.get(&format!("/api/v1/units/{c1}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            (refused.status, refused.error_code().as_str()),
+            (StatusCode::CONFLICT, "unit_not_empty")
+        );
+        assert_eq!(
+            server.delete(&format!("/api/v1/units/{c1}")).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            server.get(&format!("/api/v1/units/{c1}")).await.status,
+            StatusCode::NOT_FOUND
+        );
         server.stop().await;
     }
 }
@@ -112,7 +150,15 @@ struct BadCase {
     field: Option<&'static str>,
 }
 
-fn case(what: &'static str, method: Method, path: String, body: &str, status: u16, code: &'static str, field: Option<&'static str>) -> BadCase {
+fn case(
+    what: &'static str,
+    method: Method,
+    path: String,
+    body: &str,
+    status: u16,
+    code: &'static str,
+    field: Option<&'static str>,
+) -> BadCase {
     BadCase {
         what,
         method,
@@ -130,7 +176,9 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
     for backend in backends() {
         let server = TestServer::start(backend).await;
         let ids = small_tree(&server).await;
-        let [c, p1, _p2, k1, _k2, u1, c1] = ids.as_slice() else { unreachable!() };
+        let [c, p1, _p2, k1, _k2, u1, c1] = ids.as_slice() else {
+            unreachable!()
+        };
         let units = "/api/v1/units".to_owned();
         let create = |body: &str| body.to_owned();
         let mut cases = vec![
@@ -169,35 +217,101 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
             case("wrong method", Method::PUT, "/api/v1/units".into(), "", 405, "method_not_allowed", None),
             case("export under unknown unit", Method::GET, "/api/v1/export/units?under=999999".into(), "", 404, "not_found", None),
         ];
-        let mut wrong_type = case("JSON sent as text", Method::POST, units.clone(), "{}", 415, "unsupported_media_type", None);
+        let mut wrong_type = case(
+            "JSON sent as text",
+            Method::POST,
+            units.clone(),
+            "{}",
+            415,
+            "unsupported_media_type",
+            None,
+        );
         wrong_type.content_type = "text/plain";
         cases.push(wrong_type);
-        let mut huge = case("body over the limit", Method::POST, units.clone(), "", 413, "body_too_large", None);
+        let mut huge = case(
+            "body over the limit",
+            Method::POST,
+            units.clone(),
+            "",
+            413,
+            "body_too_large",
+            None,
+        );
         huge.body = format!("{{\"name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024)).into_bytes();
         cases.push(huge);
-        let mut csv_as_json = case("CSV sent as JSON", Method::POST, "/api/v1/import/units".into(), "code,parent_code,kind,name,tags\n", 415, "unsupported_media_type", None);
+        let mut csv_as_json = case(
+            "CSV sent as JSON",
+            Method::POST,
+            "/api/v1/import/units".into(),
+            "code,parent_code,kind,name,tags\n",
+            415,
+            "unsupported_media_type",
+            None,
+        );
         csv_as_json.content_type = "application/json";
         cases.push(csv_as_json);
-        let mut bad_key = case("bad idempotency key", Method::POST, units.clone(), "{}", 400, "invalid_idempotency_key", None);
+        let mut bad_key = case(
+            "bad idempotency key",
+            Method::POST,
+            units.clone(),
+            "{}",
+            400,
+            "invalid_idempotency_key",
+            None,
+        );
         bad_key.path = units.clone();
 
         let before = server.export().await;
         for case in cases {
-            let body = (!case.body.is_empty() || case.method == Method::POST || case.method == Method::PATCH)
+            let body = (!case.body.is_empty()
+                || case.method == Method::POST
+                || case.method == Method::PATCH)
                 .then(|| (case.content_type, case.body.clone()));
-            let answer = server.send(case.method.clone(), &case.path, body, &[]).await;
-            assert_eq!(answer.status, case.status, "{} ({:?}): {}", case.what, backend, answer.text);
-            assert_eq!(answer.error_code(), case.code, "{}: {}", case.what, answer.text);
-            assert!(answer.json()["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+            let answer = server
+                .send(case.method.clone(), &case.path, body, &[])
+                .await;
+            assert_eq!(
+                answer.status, case.status,
+                "{} ({:?}): {}",
+                case.what, backend, answer.text
+            );
+            assert_eq!(
+                answer.error_code(),
+                case.code,
+                "{}: {}",
+                case.what,
+                answer.text
+            );
+            assert!(answer.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()));
             if let Some(field) = case.field {
-                assert_eq!(answer.json()["error"]["field"], json!(field), "{}: {}", case.what, answer.text);
+                assert_eq!(
+                    answer.json()["error"]["field"],
+                    json!(field),
+                    "{}: {}",
+                    case.what,
+                    answer.text
+                );
             }
         }
         let answer = server
-            .send(Method::POST, &bad_key.path, Some(("application/json", b"{}".to_vec())), &[("idempotency-key", "")])
+            .send(
+                Method::POST,
+                &bad_key.path,
+                Some(("application/json", b"{}".to_vec())),
+                &[("idempotency-key", "")],
+            )
             .await;
-        assert_eq!((answer.status, answer.error_code().as_str()), (StatusCode::BAD_REQUEST, "invalid_idempotency_key"));
-        assert_eq!(server.export().await, before, "no bad request changed anything");
+        assert_eq!(
+            (answer.status, answer.error_code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_idempotency_key")
+        );
+        assert_eq!(
+            server.export().await,
+            before,
+            "no bad request changed anything"
+        );
         server.stop().await;
     }
 }
@@ -207,12 +321,18 @@ async fn an_idempotency_key_replays_the_first_response() {
     for backend in backends() {
         let server = TestServer::start(backend).await;
         let c = server.unit(None, "centre", "C").await;
-        let body = json!({"parent": c, "kind": "province", "name": "North", "code": "N"}).to_string();
+        let body =
+            json!({"parent": c, "kind": "province", "name": "North", "code": "N"}).to_string();
         let send = |body: String| {
             let server = &server;
             async move {
                 server
-                    .send(Method::POST, "/api/v1/units", Some(("application/json", body.into_bytes())), &[("idempotency-key", "create-north-1")])
+                    .send(
+                        Method::POST,
+                        "/api/v1/units",
+                        Some(("application/json", body.into_bytes())),
+                        &[("idempotency-key", "create-north-1")],
+                    )
                     .await
             }
         };
@@ -220,21 +340,37 @@ async fn an_idempotency_key_replays_the_first_response() {
         assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
         let replay = send(body.clone()).await;
         assert_eq!(replay.status, StatusCode::CREATED);
-        assert_eq!(replay.json(), first.json(), "the replay is the first response");
+        assert_eq!(
+            replay.json(),
+            first.json(),
+            "the replay is the first response"
+        );
         assert_eq!(replay.headers["idempotent-replayed"], "true");
-        let other = send(json!({"parent": c, "kind": "province", "name": "South", "code": "S"}).to_string()).await;
-        assert_eq!((other.status, other.error_code().as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"));
+        let other = send(
+            json!({"parent": c, "kind": "province", "name": "South", "code": "S"}).to_string(),
+        )
+        .await;
+        assert_eq!(
+            (other.status, other.error_code().as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+        );
         let all = server.get("/api/v1/units").await.json();
         assert_eq!(codes(&all), ["C", "N"], "one unit was created, once");
 
         // Concurrent first uses of one key: exactly one write, every answer the same.
-        let body = json!({"parent": c, "kind": "province", "name": "East", "code": "E"}).to_string();
+        let body =
+            json!({"parent": c, "kind": "province", "name": "East", "code": "E"}).to_string();
         let answers = futures::future::join_all((0..8).map(|_| {
             let server = &server;
             let body = body.clone();
             async move {
                 server
-                    .send(Method::POST, "/api/v1/units", Some(("application/json", body.into_bytes())), &[("idempotency-key", "create-east")])
+                    .send(
+                        Method::POST,
+                        "/api/v1/units",
+                        Some(("application/json", body.into_bytes())),
+                        &[("idempotency-key", "create-east")],
+                    )
                     .await
             }
         }))
@@ -243,7 +379,10 @@ async fn an_idempotency_key_replays_the_first_response() {
             assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
             assert_eq!(answer.json(), answers[0].json());
         }
-        assert_eq!(codes(&server.get("/api/v1/units").await.json()), ["C", "N", "E"]);
+        assert_eq!(
+            codes(&server.get("/api/v1/units").await.json()),
+            ["C", "N", "E"]
+        );
         server.stop().await;
     }
 }
@@ -270,8 +409,15 @@ async fn csv_import_is_all_or_nothing_and_reports_every_bad_row() {
               K3,P1,city_county,\xff\xfe broken,\n\
               K4,P1,city_county,Too,many,fields\n",
         );
-        let answer = server.post_raw("/api/v1/import/units", "text/csv", file).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text);
+        let answer = server
+            .post_raw("/api/v1/import/units", "text/csv", file)
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
         assert_eq!(answer.error_code(), "invalid_rows");
         let rows = answer.json()["error"]["rows"].as_array().unwrap().clone();
         // The file is parsed first: encoding and shape errors are reported on their own.
@@ -292,8 +438,15 @@ async fn csv_import_is_all_or_nothing_and_reports_every_bad_row() {
               B,A,primary,Loop B,\n\
               Y1,K1,ri,Bad tags,a b\n",
         );
-        let answer = server.post_raw("/api/v1/import/units", "text/csv", file).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.text);
+        let answer = server
+            .post_raw("/api/v1/import/units", "text/csv", file)
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
         let rows = answer.json()["error"]["rows"].as_array().unwrap().clone();
         let expect = [
             (3, "unknown parent"),
@@ -307,12 +460,21 @@ async fn csv_import_is_all_or_nothing_and_reports_every_bad_row() {
         assert_eq!(rows.len(), expect.len(), "{rows:?}");
         for (row, (line, reason)) in rows.iter().zip(expect) {
             assert_eq!(row["line"], json!(line), "{row}");
-            assert!(row["reason"].as_str().unwrap().contains(reason), "line {line}: {row}");
+            assert!(
+                row["reason"].as_str().unwrap().contains(reason),
+                "line {line}: {row}"
+            );
         }
-        assert_eq!(server.export().await, before, "a rejected import creates nothing");
+        assert_eq!(
+            server.export().await,
+            before,
+            "a rejected import creates nothing"
+        );
 
         let good = format!("{HEADER}K1,P1,city_county,Good County,rural\nU1,K1,primary,\"Works, No. 1\",industry;region:n\nC1,U1,cell,셀 1,\n");
-        let answer = server.post_raw("/api/v1/import/units", "text/csv; charset=utf-8", good).await;
+        let answer = server
+            .post_raw("/api/v1/import/units", "text/csv; charset=utf-8", good)
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         assert_eq!(answer.json(), json!({"created": 3}));
         let cell = server.get("/api/v1/units?q=C1").await.json();
@@ -333,14 +495,31 @@ async fn export_then_import_into_an_empty_database_gives_the_same_tree() {
             .await
             .unwrap();
         // Reshape it first, so that the export order is not simply the creation order.
-        let k = source.get("/api/v1/units?q=P01-K001&kind=city_county").await.json()["items"][0]["id"].as_str().unwrap().to_owned();
-        let p12 = source.get("/api/v1/units?q=P12&kind=province").await.json()["items"][0]["id"].as_str().unwrap().to_owned();
-        assert_eq!(source.post(&format!("/api/v1/units/{k}/move"), &json!({"parent": p12})).await.status, StatusCode::OK);
+        let k = source
+            .get("/api/v1/units?q=P01-K001&kind=city_county")
+            .await
+            .json()["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let p12 = source.get("/api/v1/units?q=P12&kind=province").await.json()["items"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            source
+                .post(&format!("/api/v1/units/{k}/move"), &json!({"parent": p12}))
+                .await
+                .status,
+            StatusCode::OK
+        );
         let exported = source.export().await;
         assert_eq!(exported.lines().count(), 3001);
 
         let target = TestServer::start(backend).await;
-        let answer = target.post_raw("/api/v1/import/units", "text/csv", exported.clone()).await;
+        let answer = target
+            .post_raw("/api/v1/import/units", "text/csv", exported.clone())
+            .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         assert_eq!(answer.json()["created"], json!(3000));
         let mut a: Vec<&str> = exported.lines().collect();
@@ -348,10 +527,19 @@ async fn export_then_import_into_an_empty_database_gives_the_same_tree() {
         let mut b: Vec<&str> = again.lines().collect();
         a.sort_unstable();
         b.sort_unstable();
-        assert_eq!(a, b, "the same units with the same parents, kinds, names and tags");
+        assert_eq!(
+            a, b,
+            "the same units with the same parents, kinds, names and tags"
+        );
 
-        let subtree = source.get(&format!("/api/v1/export/units?under={p12}")).await.text;
-        assert!(subtree.lines().nth(1).unwrap().starts_with("P12,C,"), "the top of the subtree comes first");
+        let subtree = source
+            .get(&format!("/api/v1/export/units?under={p12}"))
+            .await
+            .text;
+        assert!(
+            subtree.lines().nth(1).unwrap().starts_with("P12,C,"),
+            "the top of the subtree comes first"
+        );
         assert!(subtree.contains("P01-K001,P12,"));
         source.stop().await;
         target.stop().await;

@@ -45,9 +45,13 @@ async fn import_units(
     let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
     let app = &state.app;
     let bytes = &body.bytes;
-    run_write(app, request_id.map(|e| e.0), &body, StatusCode::OK, |ctx| async move {
-        app.import_units_csv(&ctx, bytes, &Silent).await
-    })
+    run_write(
+        app,
+        request_id.map(|e| e.0),
+        &body,
+        StatusCode::OK,
+        |ctx| async move { app.import_units_csv(&ctx, bytes, &Silent).await },
+    )
     .await
 }
 
@@ -95,7 +99,10 @@ async fn export_units(
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"units.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"units.csv\"",
+            ),
         ],
         Body::from_stream(stream),
     )

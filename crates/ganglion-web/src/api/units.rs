@@ -40,9 +40,13 @@ async fn create_unit(
     JsonWrite { input, body }: JsonWrite<NewUnitInput>,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(app, request_id.map(|e| e.0), &body, StatusCode::CREATED, |ctx| async move {
-        app.create_unit(&ctx, input).await
-    })
+    run_write(
+        app,
+        request_id.map(|e| e.0),
+        &body,
+        StatusCode::CREATED,
+        |ctx| async move { app.create_unit(&ctx, input).await },
+    )
     .await
 }
 
@@ -100,9 +104,13 @@ async fn update_unit(
     JsonWrite { input, body }: JsonWrite<UnitPatch>,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(app, request_id.map(|e| e.0), &body, StatusCode::OK, |ctx| async move {
-        app.update_unit(&ctx, &id, input).await
-    })
+    run_write(
+        app,
+        request_id.map(|e| e.0),
+        &body,
+        StatusCode::OK,
+        |ctx| async move { app.update_unit(&ctx, &id, input).await },
+    )
     .await
 }
 
@@ -126,9 +134,13 @@ async fn remove_unit(
     body: WriteBody,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(app, request_id.map(|e| e.0), &body, StatusCode::NO_CONTENT, |ctx| async move {
-        app.remove_unit(&ctx, &id).await
-    })
+    run_write(
+        app,
+        request_id.map(|e| e.0),
+        &body,
+        StatusCode::NO_CONTENT,
+        |ctx| async move { app.remove_unit(&ctx, &id).await },
+    )
     .await
 }
 
@@ -185,9 +197,13 @@ async fn move_unit(
     JsonWrite { input, body }: JsonWrite<MoveUnit>,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(app, request_id.map(|e| e.0), &body, StatusCode::OK, |ctx| async move {
-        app.move_unit(&ctx, &id, input).await
-    })
+    run_write(
+        app,
+        request_id.map(|e| e.0),
+        &body,
+        StatusCode::OK,
+        |ctx| async move { app.move_unit(&ctx, &id, input).await },
+    )
     .await
 }
 

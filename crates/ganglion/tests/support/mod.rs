@@ -8,6 +8,7 @@ use ganglion_testkit::{TestBackend, TestDatabase};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+#[allow(unused_imports)]
 pub use ganglion_testkit::backends;
 
 pub struct TestServer {
@@ -27,8 +28,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
     /// The stable code of an error answer.
@@ -120,7 +120,12 @@ impl TestServer {
         .await
     }
 
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<Vec<u8>>) -> Answer {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> Answer {
         self.send(Method::POST, path, Some((content_type, body.into())), &[])
             .await
     }

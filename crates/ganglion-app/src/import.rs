@@ -175,6 +175,7 @@ impl App {
             })
         };
         progress.stage("checking rows", rows.len() as u64);
+        let started = std::time::Instant::now();
 
         // Values, and codes repeated within the file.
         let mut checked: Vec<Option<CheckedRow>> = Vec::with_capacity(rows.len());
@@ -206,6 +207,7 @@ impl App {
             }
         }
 
+        tracing::debug!(elapsed = ?started.elapsed(), "import: values checked");
         let mut tx = self.store.write().await?;
 
         // Codes already stored, and parents that are stored rather than in the file.
@@ -245,6 +247,7 @@ impl App {
             })
             .collect();
 
+        tracing::debug!(elapsed = ?started.elapsed(), "import: references resolved");
         // Kinds, against the parent's kind.
         for (index, row) in rows.iter().enumerate() {
             let parent_kind = match &parents[index] {
@@ -337,15 +340,19 @@ impl App {
         }
         drop(rows);
 
+        tracing::debug!(elapsed = ?started.elapsed(), "import: ids and paths assigned");
         progress.stage("writing units", new_units.len() as u64);
         for chunk in new_units.chunks(10_000) {
             tx.insert_units(chunk).await?;
             progress.advance(chunk.len() as u64);
         }
+        tracing::debug!(elapsed = ?started.elapsed(), "import: rows written");
         let summary = ImportSummary {
             created: new_units.len() as u64,
         };
-        self.finish_write(tx, ctx, summary).await
+        let summary = self.finish_write(tx, ctx, summary).await;
+        tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
+        summary
     }
 }
 

@@ -300,7 +300,7 @@ impl WriteTx {
 
     /// Inserts units and their tags, many rows per statement.
     pub async fn insert_units(&mut self, units: &[NewUnit]) -> Result<(), StoreError> {
-        const ROWS_PER_STATEMENT: usize = 1000;
+        const ROWS_PER_STATEMENT: usize = 100;
         for chunk in units.chunks(ROWS_PER_STATEMENT) {
             let mut sql = String::from(
                 "INSERT INTO units (id, parent_id, kind, name, code, tags, depth, path) VALUES ",
@@ -349,7 +349,7 @@ impl WriteTx {
     }
 
     async fn insert_tags(&mut self, tags: &[(i64, &str)]) -> Result<(), StoreError> {
-        for chunk in tags.chunks(2000) {
+        for chunk in tags.chunks(200) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|row| format!("(${},${})", row * 2 + 1, row * 2 + 2))
                 .collect();

@@ -86,6 +86,19 @@ impl Rows {
     fn full(&self) -> bool {
         self.rows.len() >= self.limit
     }
+
+    /// Adds `count` cells under the unit with code `parent`.
+    fn cells(&mut self, parent: &str, count: usize) {
+        for cell in 1..=count {
+            self.push(
+                format!("{parent}-C{cell:02}"),
+                parent,
+                "cell",
+                format!("Cell {cell}"),
+                "",
+            );
+        }
+    }
 }
 
 /// The rows of the demo organization, exactly `shape.units` of them, parents first.
@@ -147,15 +160,7 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
                         HANGUL_B[(seed / HANGUL_A.len()) % HANGUL_B.len()]
                     );
                     out.push(code.clone(), county, "ri", name, &format!("rural;{region}"));
-                    for cell in 0..3 + seed % 4 {
-                        out.push(
-                            format!("{code}-C{:02}", cell + 1),
-                            &code,
-                            "cell",
-                            format!("Cell {}", cell + 1),
-                            "",
-                        );
-                    }
+                    out.cells(&code, 3 + seed % 4);
                 }
                 // A primary committee of a factory, farm or office, with its cells.
                 1 => {
@@ -170,15 +175,7 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
                         format!("industry;{region}")
                     };
                     out.push(code.clone(), county, "primary", name, &tags);
-                    for cell in 0..4 + seed % 5 {
-                        out.push(
-                            format!("{code}-C{:02}", cell + 1),
-                            &code,
-                            "cell",
-                            format!("Cell {}", cell + 1),
-                            "",
-                        );
-                    }
+                    out.cells(&code, 4 + seed % 5);
                 }
                 // A large enterprise: sub-primary committees per workshop, each with cells.
                 _ => {
@@ -202,15 +199,7 @@ pub fn demo_rows(shape: DemoShape) -> Vec<ImportRow> {
                             format!("Workshop {} Committee", workshop + 1),
                             "",
                         );
-                        for cell in 0..3 + seed % 3 {
-                            out.push(
-                                format!("{sub}-C{:02}", cell + 1),
-                                &sub,
-                                "cell",
-                                format!("Cell {}", cell + 1),
-                                "",
-                            );
-                        }
+                        out.cells(&sub, 3 + seed % 3);
                     }
                 }
             }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use ganglion_core::{Tags, TreeIndex, UnitCode, UnitId, UnitName};
-use ganglion_store::{child_path, root_path, NewUnit, UnitRow};
+use ganglion_store::{child_path, root_path, UnitRow};
 use serde::Serialize;
 
 use crate::units::UNIT_CSV_HEADER;
@@ -55,21 +55,37 @@ pub fn parse_unit_csv(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
     let mut errors = Vec::new();
     let mut record = csv::ByteRecord::new();
     let mut first = true;
+    // Lines are counted from byte offsets: the reader's own line count skips blank lines.
+    let mut counted_to = 0usize;
+    let mut line = 1u64;
+    let mut line_at = |offset: usize| {
+        // A record's position can point at the blank lines skipped before it.
+        let mut offset = offset.min(bytes.len());
+        while offset < bytes.len() && matches!(bytes[offset], b'\n' | b'\r') {
+            offset += 1;
+        }
+        line += bytes[counted_to..offset]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        counted_to = offset;
+        line
+    };
     loop {
-        let line = reader.position().line();
+        let start = reader.position().byte() as usize;
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(error) => {
                 errors.push(RowError {
-                    line,
+                    line: line_at(start),
                     code: None,
                     reason: format!("the row cannot be read as CSV: {error}"),
                 });
                 break;
             }
         }
-        let line = record.position().map_or(line, |p| p.line());
+        let line = line_at(record.position().map_or(start, |p| p.byte() as usize));
         let fields: Result<Vec<&str>, _> = record.iter().map(std::str::from_utf8).collect();
         let Ok(fields) = fields else {
             errors.push(RowError {
@@ -304,7 +320,7 @@ impl App {
 
         // Ids in pre-order of the file's forest, so that parents precede children.
         let first_id = tx.first_free_unit_id().await?;
-        let mut new_units: Vec<NewUnit> = Vec::with_capacity(rows.len());
+        let mut new_units: Vec<UnitRow> = Vec::with_capacity(rows.len());
         let mut placed: Vec<usize> = vec![usize::MAX; rows.len()];
         for position in 0..forest.len() as u32 {
             let index = forest.unit_at(position).expect("in range").get() as usize - 1;
@@ -327,9 +343,10 @@ impl App {
                 ParentRef::Unknown => unreachable!("rows with unknown parents were reported"),
             };
             placed[index] = new_units.len();
-            new_units.push(NewUnit {
+            new_units.push(UnitRow {
                 id,
                 parent,
+                parent_code: (!row.parent_code.is_empty()).then(|| row.parent_code.clone()),
                 kind: row.kind.clone(),
                 name: values.name.as_str().to_owned(),
                 code: values.code.as_str().to_owned(),

@@ -2,7 +2,7 @@
 //! remove, export. Import is in `import.rs`.
 
 use ganglion_core::{Tags, UnitCode, UnitId, UnitName};
-use ganglion_store::{root_path, NewUnit, ReadTx, UnitFilter, UnitRow};
+use ganglion_store::{root_path, ReadTx, UnitFilter, UnitRow};
 use serde::{Deserialize, Serialize};
 
 use crate::page::{checked_limit, decode_cursor, page_from};
@@ -146,9 +146,10 @@ impl App {
         }
         let id = UnitId::new(tx.first_free_unit_id().await?)
             .ok_or_else(|| AppError::Internal("unit ids are exhausted".into()))?;
-        let row = NewUnit {
+        let row = UnitRow {
             id,
             parent: parent.as_ref().map(|p| p.id),
+            parent_code: parent.as_ref().map(|p| p.code.clone()),
             kind: input.kind,
             name: name.as_str().to_owned(),
             code: code.as_str().to_owned(),
@@ -160,18 +161,7 @@ impl App {
             },
         };
         tx.insert_units(std::slice::from_ref(&row)).await?;
-        let view = UnitView::from(UnitRow {
-            id,
-            parent: row.parent,
-            parent_code: parent.map(|p| p.code),
-            kind: row.kind,
-            name: row.name,
-            code: row.code,
-            tags: row.tags,
-            depth: row.depth,
-            path: row.path,
-        });
-        self.finish_write(tx, ctx, view).await
+        self.finish_write(tx, ctx, UnitView::from(row)).await
     }
 
     pub async fn unit(&self, _ctx: &Ctx, id: &str) -> Result<UnitView, AppError> {

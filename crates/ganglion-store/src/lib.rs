@@ -17,7 +17,7 @@ use sqlx::{Any, Transaction};
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
 pub use open::{redact_url, OpenMode};
-pub use units::{child_path, root_path, NewUnit, UnitFilter, UnitRow};
+pub use units::{child_path, root_path, UnitFilter, UnitRow};
 
 /// Which database is behind the store; picked once, from the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,8 @@ use sqlx::{Any, Row};
 
 use crate::{ReadTx, Store, StoreError, WriteTx};
 
-/// A unit as stored.
+/// A unit as stored. To insert one, the caller decides its id, depth and path;
+/// `parent_code` is read back from the parent and ignored on insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitRow {
     pub id: UnitId,
@@ -37,19 +38,6 @@ impl UnitRow {
     pub fn child_path(&self, child: UnitId) -> String {
         child_path(&self.path, child)
     }
-}
-
-/// A unit to insert, its id, depth and path already decided by the caller.
-#[derive(Debug, Clone)]
-pub struct NewUnit {
-    pub id: UnitId,
-    pub parent: Option<UnitId>,
-    pub kind: String,
-    pub name: String,
-    pub code: String,
-    pub tags: String,
-    pub depth: u32,
-    pub path: String,
 }
 
 /// The path of the unit `child` under the unit whose path is `parent_path`.
@@ -299,7 +287,7 @@ impl WriteTx {
     }
 
     /// Inserts units and their tags, many rows per statement.
-    pub async fn insert_units(&mut self, units: &[NewUnit]) -> Result<(), StoreError> {
+    pub async fn insert_units(&mut self, units: &[UnitRow]) -> Result<(), StoreError> {
         const ROWS_PER_STATEMENT: usize = 100;
         for chunk in units.chunks(ROWS_PER_STATEMENT) {
             let mut sql = String::from(

@@ -2,7 +2,7 @@
 //! PostgreSQL when `GANGLION_TEST_POSTGRES` is set.
 
 use ganglion_core::{TreeIndex, UnitId};
-use ganglion_store::{child_path, root_path, NewUnit, OpenMode, Store, StoreError, UnitFilter};
+use ganglion_store::{child_path, root_path, OpenMode, Store, StoreError, UnitFilter, UnitRow};
 use ganglion_testkit::{backends, TestBackend, TestDatabase};
 use rand::{Rng, SeedableRng};
 
@@ -10,10 +10,11 @@ fn id(raw: i64) -> UnitId {
     UnitId::new(raw).unwrap()
 }
 
-fn new_unit(unit: i64, parent: Option<(&NewUnit, i64)>, code: &str) -> NewUnit {
-    NewUnit {
+fn new_unit(unit: i64, parent: Option<(&UnitRow, i64)>, code: &str) -> UnitRow {
+    UnitRow {
         id: id(unit),
         parent: parent.map(|(p, _)| p.id),
+        parent_code: parent.map(|(p, _)| p.code.clone()),
         kind: "k".into(),
         name: format!("unit {unit}"),
         code: code.into(),
@@ -94,7 +95,7 @@ async fn subtree_listings_agree_with_the_tree_index_after_random_moves() {
         let database = TestDatabase::new(backend);
         let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
-        let mut units: Vec<NewUnit> = Vec::new();
+        let mut units: Vec<UnitRow> = Vec::new();
         for unit in 1..=120i64 {
             let parent = (unit > 1).then(|| rng.gen_range(0..units.len()));
             let row = new_unit(unit, parent.map(|p| (&units[p], 0)), &format!("U{unit}"));

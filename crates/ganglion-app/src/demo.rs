@@ -3,7 +3,9 @@
 //! and ri committees, sub-primary committees and cells, scaled to any number of units.
 //! Names are invented; some are in Korean so that both scripts are exercised.
 
-use crate::{App, AppError, Ctx, ImportRow, ImportSummary, Progress};
+use crate::{
+    App, AppError, Ctx, ImportRow, ImportSummary, NewAccount, NewPerson, NewPost, Progress,
+};
 
 const PROVINCES: [&str; 12] = [
     "Namgang Provincial Committee",
@@ -41,6 +43,18 @@ const WORKS: [&str; 6] = [
     "Ministry Office",
     "Fishery Station",
 ];
+
+/// A sign-in of the demo organization, printed for whoever tries it.
+#[derive(Debug, Clone)]
+pub struct DemoLogin {
+    pub login: String,
+    pub password: String,
+    /// Who this is, e.g. "secretary of Namgang Provincial Committee".
+    pub holds: String,
+}
+
+/// The password of every demo account; the demo is for trying Ganglion, not for use.
+pub const DEMO_PASSWORD: &str = "demo-password";
 
 /// How the demo organization is built; the default is the one SCENARIOS.md describes.
 #[derive(Debug, Clone, Copy)]
@@ -244,6 +258,85 @@ impl App {
         progress.stage("generating the organization", shape.units);
         let rows = demo_rows(shape);
         self.import_units(ctx, rows, progress).await
+    }
+
+    /// Appoints secretaries to the centre, the provinces and the counties, and makes
+    /// accounts for a few of them, all through the ordinary use cases.
+    pub async fn appoint_demo_people(&self, ctx: &Ctx) -> Result<Vec<DemoLogin>, AppError> {
+        let mut logins = Vec::new();
+        let mut top = Vec::new();
+        for kind in ["centre", "province", "city_county"] {
+            let filter = ganglion_store::UnitFilter {
+                kind: Some(kind.into()),
+                ..Default::default()
+            };
+            top.extend(self.store.units(&filter, 1000).await?);
+        }
+        let wanted_logins = [
+            ("C", "centre", "secretary", "chief secretary"),
+            ("P01", "p01-secretary", "secretary", "chief secretary"),
+            (
+                "P01-K001",
+                "k001-official",
+                "official",
+                "official of the life guidance section",
+            ),
+            (
+                "P01-K002",
+                "k002-official",
+                "official",
+                "official of the life guidance section",
+            ),
+        ];
+        let surnames = [
+            "Kim", "Ri", "Pak", "Choe", "Jong", "Kang", "Han", "Ryu", "O", "Hong",
+        ];
+        let given = [
+            "Chol", "Myong", "Song", "Yong", "Hyok", "Il", "Su", "Nam", "Gwang", "Jin",
+        ];
+        for (index, unit) in top.iter().enumerate() {
+            let name = format!(
+                "{} {}",
+                surnames[index % surnames.len()],
+                given[(index / surnames.len()) % given.len()]
+            );
+            let person = self
+                .create_person(ctx, NewPerson { name: name.clone() })
+                .await?;
+            let wanted = wanted_logins.iter().find(|(code, ..)| *code == unit.code);
+            let (role, title) = match wanted {
+                Some((_, _, role, title)) => (*role, *title),
+                None => ("secretary", "chief secretary"),
+            };
+            self.create_post(
+                ctx,
+                NewPost {
+                    person: person.id.clone(),
+                    unit: unit.id.to_string(),
+                    role: role.into(),
+                    title: Some(title.into()),
+                    start: Some("2020-01-01".into()),
+                },
+            )
+            .await?;
+            if let Some((_, login, ..)) = wanted {
+                self.create_account(
+                    ctx,
+                    NewAccount {
+                        login: (*login).into(),
+                        password: DEMO_PASSWORD.into(),
+                        person: person.id,
+                    },
+                )
+                .await?;
+                logins.push(DemoLogin {
+                    login: (*login).into(),
+                    password: DEMO_PASSWORD.into(),
+                    holds: format!("{name}, {title} of {} ({})", unit.name, unit.code),
+                });
+            }
+        }
+        Ok(logins)
     }
 }
 

@@ -16,6 +16,18 @@ pub struct RowError {
 /// `code` strings are stable and part of the API.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// 401: no valid credentials.
+    #[error("sign in first: this needs a valid session")]
+    Unauthenticated,
+    /// 401: the login or the password is wrong.
+    #[error("wrong login or password")]
+    BadCredentials,
+    /// 403: the caller may see the thing but not do this to it.
+    #[error("you may not do this")]
+    Forbidden,
+    /// 429: too many attempts; try again after this many seconds.
+    #[error("too many attempts; try again in {retry_after} seconds")]
+    RateLimited { retry_after: u64 },
     /// 404: the thing does not exist (or, with accounts, is not visible).
     #[error("{what} not found")]
     NotFound { what: &'static str },

@@ -12,7 +12,8 @@ use ganglion_store::{child_path, root_path, UnitRow};
 use serde::Serialize;
 
 use crate::units::UNIT_CSV_HEADER;
-use crate::{App, AppError, Ctx, RowError};
+use crate::{App, AppError, Audit, Ctx, RowError};
+use ganglion_core::{Action, Resource};
 
 /// One row to import, as read from a file (or generated), not yet checked.
 #[derive(Debug, Clone)]
@@ -224,6 +225,7 @@ impl App {
         }
 
         tracing::debug!(elapsed = ?started.elapsed(), "import: values checked");
+        self.authorize_import(ctx, &rows, &index_of_code).await?;
         let mut tx = self.store.write().await?;
 
         // Codes already stored, and parents that are stored rather than in the file.
@@ -246,6 +248,8 @@ impl App {
             .units_by_codes(&outside_parents)
             .await?
             .into_iter()
+            // A parent the caller may not write under is, for this file, unknown.
+            .filter(|unit| self.allowed(ctx, Action::Write, Resource::Unit(unit.id)))
             .map(|unit| (unit.code.clone(), unit))
             .collect();
         let parents: Vec<ParentRef> = rows
@@ -367,9 +371,65 @@ impl App {
         let summary = ImportSummary {
             created: new_units.len() as u64,
         };
-        let summary = self.finish_write(tx, ctx, summary).await;
+        let audit =
+            Audit::new("unit.import", format!("units:{}", summary.created), None).after(&summary);
+        let summary = self.finish_write(tx, ctx, audit, summary).await?;
         tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
-        summary
+        self.reload_tree().await?;
+        Ok(summary)
+    }
+}
+
+impl App {
+    /// Checks, before anything is locked, that the caller may place rows under every
+    /// stored unit the file names as a parent, and at the top if any row is there.
+    async fn authorize_import(
+        &self,
+        ctx: &Ctx,
+        rows: &[ImportRow],
+        index_of_code: &HashMap<&str, usize>,
+    ) -> Result<(), AppError> {
+        if ctx.principal.admin {
+            return Ok(());
+        }
+        self.require_signed_in(ctx)?;
+        if rows.iter().any(|row| row.parent_code.is_empty()) {
+            self.authorize(
+                ctx,
+                Action::Write,
+                Resource::Instance,
+                "unit",
+                "unit.import",
+                "top of the tree".into(),
+            )
+            .await?;
+        }
+        let outside: std::collections::HashSet<&str> = rows
+            .iter()
+            .map(|row| row.parent_code.as_str())
+            .filter(|code| !code.is_empty() && !index_of_code.contains_key(code))
+            .collect();
+        let codes: Vec<&str> = outside.into_iter().collect();
+        for parent in self.store.units_by_codes(&codes).await? {
+            if !self.allowed(ctx, Action::Write, Resource::Unit(parent.id)) {
+                // A parent the caller may not see is reported like an unknown one, below.
+                if self.allowed(ctx, Action::Read, Resource::Unit(parent.id)) {
+                    self.authorize(
+                        ctx,
+                        Action::Write,
+                        Resource::Unit(parent.id),
+                        "unit",
+                        "unit.import",
+                        format!("unit:{}", parent.id),
+                    )
+                    .await?;
+                } else {
+                    self.record_denial(ctx, "unit.import", format!("unit:{}", parent.id), None)
+                        .await;
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -6,35 +6,61 @@
 //! The types here that cross a door (inputs and views) are the public representation:
 //! they serialize to the JSON the API documents.
 
+mod access;
+mod audit;
+mod clock;
 mod demo;
 mod error;
 mod import;
+mod notes;
 mod page;
+mod people;
 mod units;
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use ganglion_core::Template;
-use ganglion_store::{OpenMode, Store, StoreError, StoredResponse, WriteTx};
+use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
+use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
-pub use demo::{demo_rows, DemoShape};
+pub use access::{generate_password, LoginAttempt, SessionView};
+pub use audit::{AuditQuery, AuditView, ChainStatus};
+pub use demo::{demo_rows, DemoLogin, DemoShape, DEMO_PASSWORD};
 pub use error::{AppError, RowError};
 pub use import::{ImportRow, ImportSummary, Progress, Silent};
+pub use notes::{NewNote, NoteView};
 pub use page::Page;
+pub use people::{
+    AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
+};
 pub use units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
 
-/// Who is acting. Accounts come with sessions; until a request carries one it is
-/// `Anonymous`, and the command line on the server's own machine is the `Operator`.
+/// Who is acting, as the audit trail names them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
+    /// A command typed on the server's own machine; it has the administrator's rights.
     Operator,
+    /// A signed-in account.
+    Account { id: i64, login: String },
+    /// A request without valid credentials.
     Anonymous,
+}
+
+impl Actor {
+    pub fn label(&self) -> String {
+        match self {
+            Actor::Operator => "operator".into(),
+            Actor::Account { id, .. } => format!("account:{id}"),
+            Actor::Anonymous => "anonymous".into(),
+        }
+    }
 }
 
 /// What a use case knows of the request that called it.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     pub actor: Actor,
+    /// What the actor may see and do: the admin flag and the posts held now.
+    pub principal: Principal,
     pub request_id: String,
     pub idempotency: Option<Idempotency>,
 }
@@ -44,10 +70,58 @@ impl Ctx {
     pub fn operator() -> Self {
         Self {
             actor: Actor::Operator,
+            principal: Principal::admin(),
             request_id: "cli".into(),
             idempotency: None,
         }
     }
+
+    /// The context of a request that carries no valid credentials.
+    pub fn anonymous(request_id: String) -> Self {
+        Self {
+            actor: Actor::Anonymous,
+            principal: Principal::anonymous(),
+            request_id,
+            idempotency: None,
+        }
+    }
+}
+
+/// What a write records in the audit trail.
+pub(crate) struct Audit {
+    pub action: &'static str,
+    pub object: String,
+    pub unit: Option<ganglion_core::UnitId>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl Audit {
+    pub fn new(action: &'static str, object: String, unit: Option<ganglion_core::UnitId>) -> Self {
+        Self {
+            action,
+            object,
+            unit,
+            before: None,
+            after: None,
+        }
+    }
+
+    /// Records a digest of the state before the write.
+    pub fn before(mut self, state: &impl serde::Serialize) -> Self {
+        self.before = Some(json_digest(state));
+        self
+    }
+
+    /// Records a digest of the state after the write.
+    pub fn after(mut self, state: &impl serde::Serialize) -> Self {
+        self.after = Some(json_digest(state));
+        self
+    }
+}
+
+fn json_digest(state: &impl serde::Serialize) -> String {
+    ganglion_core::audit::digest(serde_json::to_string(state).unwrap_or_default().as_bytes())
 }
 
 /// A write sent with an `Idempotency-Key`: the response to remember, and a digest of the
@@ -60,11 +134,16 @@ pub struct Idempotency {
     pub status: u16,
 }
 
-/// The application: the store and the organization's template.
+/// The application: the store, the organization's template, and the tree index held in
+/// memory for authorization.
 #[derive(Clone)]
 pub struct App {
     store: Store,
     template: Arc<Template>,
+    /// Kept equal to the stored tree: rebuilt at start, changed after each committed
+    /// change of the tree. Never held across an await.
+    tree: Arc<RwLock<TreeIndex>>,
+    limiter: Arc<access::LoginLimiter>,
 }
 
 const TEMPLATE_SETTING: &str = "template";
@@ -125,10 +204,108 @@ impl App {
                 "the recorded template cannot be read: {error}"
             )))
         })?;
+        let edges = store.unit_edges().await?;
+        let tree = TreeIndex::build(edges)
+            .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
         Ok(Self {
             store,
             template: Arc::new(template),
+            tree: Arc::new(RwLock::new(tree)),
+            limiter: Arc::new(access::LoginLimiter::default()),
         })
+    }
+
+    /// Reads the tree index.
+    pub(crate) fn tree(&self) -> std::sync::RwLockReadGuard<'_, TreeIndex> {
+        self.tree
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn tree_mut(&self) -> std::sync::RwLockWriteGuard<'_, TreeIndex> {
+        self.tree
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Rebuilds the tree index from the store, after a bulk change.
+    pub(crate) async fn reload_tree(&self) -> Result<(), AppError> {
+        let edges = self.store.unit_edges().await?;
+        let tree = TreeIndex::build(edges)
+            .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
+        *self.tree_mut() = tree;
+        Ok(())
+    }
+
+    /// Whether the caller may act; nothing is recorded.
+    pub(crate) fn allowed(&self, ctx: &Ctx, action: Action, resource: Resource) -> bool {
+        ganglion_core::authorize(&ctx.principal, action, resource, &self.tree())
+    }
+
+    /// Checks the caller may act. A denial is recorded in the audit trail and answered
+    /// 401 for a caller without credentials, 404 when the caller may not even see the
+    /// thing (its existence must not leak), and 403 otherwise.
+    pub(crate) async fn authorize(
+        &self,
+        ctx: &Ctx,
+        action: Action,
+        resource: Resource,
+        what: &'static str,
+        audit_action: &'static str,
+        object: String,
+    ) -> Result<(), AppError> {
+        if self.allowed(ctx, action, resource) {
+            return Ok(());
+        }
+        let visible = action == Action::Write && self.allowed(ctx, Action::Read, resource);
+        let unit = match resource {
+            Resource::Unit(unit) => Some(unit),
+            Resource::Record { owner, .. } => Some(owner),
+            Resource::Instance => None,
+        };
+        self.record_denial(ctx, audit_action, object, unit).await;
+        Err(if ctx.actor == Actor::Anonymous {
+            AppError::Unauthenticated
+        } else if visible || resource == Resource::Instance {
+            AppError::Forbidden
+        } else {
+            AppError::NotFound { what }
+        })
+    }
+
+    /// Appends a `denied:` entry; a failure to record is logged, not shown to the caller.
+    pub(crate) async fn record_denial(
+        &self,
+        ctx: &Ctx,
+        action: &'static str,
+        object: String,
+        unit: Option<ganglion_core::UnitId>,
+    ) {
+        let result = async {
+            let mut tx = self.store.write().await?;
+            tx.append_audit(AuditDraft {
+                at: clock::now(),
+                actor: ctx.actor.label(),
+                action: format!("denied:{action}"),
+                object,
+                unit: unit.map(|u| u.get()),
+                before_digest: None,
+                after_digest: None,
+                request_id: ctx.request_id.clone(),
+            })
+            .await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::error!(%error, "could not record a denied request in the audit trail");
+        }
+    }
+
+    /// Creates the instance administrator (login `admin`) unless there is one. Returns
+    /// whether it was created.
+    pub async fn create_admin(&self, password: &str) -> Result<bool, AppError> {
+        self.ensure_admin(password).await
     }
 
     pub fn template(&self) -> &Template {
@@ -164,14 +341,27 @@ impl App {
         }
     }
 
-    /// Ends every write: remembers the response under the request's idempotency key in
-    /// the same transaction, then commits. Nothing is acknowledged before this returns.
+    /// Ends every write: appends its audit entry and remembers the response under the
+    /// request's idempotency key, in the same transaction, then commits. Nothing is
+    /// acknowledged before this returns, and no write can skip its audit entry.
     async fn finish_write<T: serde::Serialize>(
         &self,
         mut tx: WriteTx,
         ctx: &Ctx,
+        audit: Audit,
         value: T,
     ) -> Result<T, AppError> {
+        tx.append_audit(AuditDraft {
+            at: clock::now(),
+            actor: ctx.actor.label(),
+            action: audit.action.to_owned(),
+            object: audit.object,
+            unit: audit.unit.map(|u| u.get()),
+            before_digest: audit.before,
+            after_digest: audit.after,
+            request_id: ctx.request_id.clone(),
+        })
+        .await?;
         if let Some(idempotency) = &ctx.idempotency {
             let body = serde_json::to_string(&value).map_err(|error| {
                 AppError::Internal(format!("cannot serialize a response: {error}"))

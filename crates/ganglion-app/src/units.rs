@@ -1,12 +1,12 @@
 //! Use cases of the organization tree: create, read, list, rename and retag, move,
 //! remove, export. Import is in `import.rs`.
 
-use ganglion_core::{Tags, UnitCode, UnitId, UnitName};
+use ganglion_core::{Action, Resource, Tags, UnitCode, UnitId, UnitName};
 use ganglion_store::{root_path, ReadTx, UnitFilter, UnitRow};
 use serde::{Deserialize, Serialize};
 
 use crate::page::{checked_limit, decode_cursor, page_from};
-use crate::{App, AppError, Ctx, Page};
+use crate::{App, AppError, Audit, Ctx, Page};
 
 /// A unit as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -98,8 +98,18 @@ pub(crate) fn parse_unit_id(text: &str, field: &str) -> Result<UnitId, AppError>
     })
 }
 
+/// The answer for a unit named in a body that does not exist (or may not be seen).
+pub(crate) fn unknown_reference(field: &str, unit: UnitId) -> AppError {
+    let code = if field == "parent" {
+        "unknown_parent"
+    } else {
+        "unknown_unit"
+    };
+    AppError::invalid(code, field, format!("there is no unit {unit}"))
+}
+
 /// A path id that is not an id cannot name an existing unit.
-fn path_unit_id(text: &str) -> Result<UnitId, AppError> {
+pub(crate) fn path_unit_id(text: &str) -> Result<UnitId, AppError> {
     text.parse()
         .map_err(|_| AppError::NotFound { what: "unit" })
 }
@@ -129,11 +139,20 @@ impl App {
             .as_deref()
             .map(|text| parse_unit_id(text, "parent"))
             .transpose()?;
+        match parent_id {
+            Some(id) => {
+                self.check_reference(ctx, id, "parent", "unit.create")
+                    .await?
+            }
+            None => self.authorize_structure(ctx, None, "unit.create").await?,
+        }
         let mut tx = self.store.write().await?;
         let parent = match parent_id {
-            Some(id) => Some(tx.unit(id).await?.ok_or_else(|| {
-                AppError::invalid("unknown_parent", "parent", format!("there is no unit {id}"))
-            })?),
+            Some(id) => Some(
+                tx.unit(id)
+                    .await?
+                    .ok_or_else(|| unknown_reference("parent", id))?,
+            ),
             None => None,
         };
         self.check_placement(&input.kind, parent.as_ref().map(|p| p.kind.as_str()))
@@ -161,35 +180,125 @@ impl App {
             },
         };
         tx.insert_units(std::slice::from_ref(&row)).await?;
-        self.finish_write(tx, ctx, UnitView::from(row)).await
+        let (parent_id, view) = (row.parent, UnitView::from(row));
+        let audit = Audit::new("unit.create", format!("unit:{id}"), Some(id)).after(&view);
+        let view = self.finish_write(tx, ctx, audit, view).await?;
+        let changed = self.tree_mut().insert(id, parent_id);
+        if let Err(error) = changed {
+            tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
+            self.reload_tree().await?;
+        }
+        Ok(view)
     }
 
-    pub async fn unit(&self, _ctx: &Ctx, id: &str) -> Result<UnitView, AppError> {
-        Ok(self.unit_row(id).await?.into())
+    /// Checks a unit named in a request body (a parent, the unit of a post) may be
+    /// written under. One the caller may not see is answered exactly like one that does
+    /// not exist, so that existence does not leak. Called before the write transaction
+    /// begins, like every authorization check, so that a denial can be recorded.
+    pub(crate) async fn check_reference(
+        &self,
+        ctx: &Ctx,
+        unit: UnitId,
+        field: &'static str,
+        action: &'static str,
+    ) -> Result<(), AppError> {
+        if !self.allowed(ctx, Action::Read, Resource::Unit(unit)) {
+            self.record_denial(ctx, action, format!("unit:{unit}"), None)
+                .await;
+            return Err(if ctx.actor == crate::Actor::Anonymous {
+                AppError::Unauthenticated
+            } else {
+                unknown_reference(field, unit)
+            });
+        }
+        self.authorize(
+            ctx,
+            Action::Write,
+            Resource::Unit(unit),
+            "unit",
+            action,
+            format!("unit:{unit}"),
+        )
+        .await
+    }
+
+    /// A unit the caller may not even see is not found (401 when anonymous).
+    async fn require_visible(
+        &self,
+        ctx: &Ctx,
+        unit: UnitId,
+        action: &'static str,
+    ) -> Result<(), AppError> {
+        if self.allowed(ctx, Action::Read, Resource::Unit(unit)) {
+            return Ok(());
+        }
+        self.authorize(
+            ctx,
+            Action::Read,
+            Resource::Unit(unit),
+            "unit",
+            action,
+            format!("unit:{unit}"),
+        )
+        .await
+    }
+
+    /// Creating, moving or removing a unit under `parent` needs authority over the parent;
+    /// at the top of the tree, the administrator's.
+    async fn authorize_structure(
+        &self,
+        ctx: &Ctx,
+        parent: Option<UnitId>,
+        action: &'static str,
+    ) -> Result<(), AppError> {
+        match parent {
+            Some(parent) => {
+                self.authorize(
+                    ctx,
+                    Action::Write,
+                    Resource::Unit(parent),
+                    "unit",
+                    action,
+                    format!("unit:{parent}"),
+                )
+                .await
+            }
+            None => {
+                self.authorize(
+                    ctx,
+                    Action::Write,
+                    Resource::Instance,
+                    "unit",
+                    action,
+                    "top of the tree".into(),
+                )
+                .await
+            }
+        }
+    }
+
+    pub async fn unit(&self, ctx: &Ctx, id: &str) -> Result<UnitView, AppError> {
+        Ok(self.readable_unit(ctx, id, "id").await?.into())
     }
 
     /// The unit with this code.
-    pub async fn unit_by_code(&self, _ctx: &Ctx, code: &str) -> Result<UnitView, AppError> {
-        self.store
+    pub async fn unit_by_code(&self, ctx: &Ctx, code: &str) -> Result<UnitView, AppError> {
+        let unit = self
+            .store
             .unit_by_code(code)
             .await?
+            .ok_or(AppError::NotFound { what: "unit" })?;
+        self.readable_unit(ctx, &unit.id.to_string(), "id")
+            .await
             .map(UnitView::from)
-            .ok_or(AppError::NotFound { what: "unit" })
-    }
-
-    async fn unit_row(&self, id: &str) -> Result<UnitRow, AppError> {
-        let id = path_unit_id(id)?;
-        self.store
-            .unit(id)
-            .await?
-            .ok_or(AppError::NotFound { what: "unit" })
     }
 
     pub async fn list_units(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         query: ListUnits,
     ) -> Result<Page<UnitView>, AppError> {
+        self.require_signed_in(ctx)?;
         let limit = checked_limit(query.limit)?;
         let mut filter = UnitFilter {
             kind: query.kind,
@@ -199,34 +308,41 @@ impl App {
             ..UnitFilter::default()
         };
         if let Some(under) = &query.under {
-            let id = parse_unit_id(under, "under")?;
-            let top = self
-                .store
-                .unit(id)
-                .await?
-                .ok_or(AppError::NotFound { what: "unit" })?;
-            filter.path_range = Some((top.path.clone(), top.subtree_end()));
+            let top = self.readable_unit(ctx, under, "under").await?;
+            filter.path_range = Some(top.subtree_range());
         }
+        filter.visible = self.visible_ranges(ctx).await?;
         let rows = self.store.units(&filter, limit + 1).await?;
-        Ok(page_from(rows, limit, |row| &row.path, UnitView::from))
+        Ok(self.visible_page(ctx, rows, limit))
+    }
+
+    /// A page of rows, each checked once more by the one predicate: the path ranges in
+    /// SQL narrow the search, the predicate decides.
+    fn visible_page(&self, ctx: &Ctx, rows: Vec<UnitRow>, limit: u32) -> Page<UnitView> {
+        let rows: Vec<UnitRow> = rows
+            .into_iter()
+            .filter(|row| self.allowed(ctx, Action::Read, Resource::Unit(row.id)))
+            .collect();
+        page_from(rows, limit, |row| &row.path, UnitView::from)
     }
 
     pub async fn children(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         id: &str,
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<Page<UnitView>, AppError> {
         let limit = checked_limit(limit)?;
-        let parent = self.unit_row(id).await?;
+        let parent = self.readable_unit(ctx, id, "id").await?;
         let filter = UnitFilter {
             parent: Some(parent.id),
             after_path: decode_cursor(cursor)?,
+            visible: self.visible_ranges(ctx).await?,
             ..UnitFilter::default()
         };
         let rows = self.store.units(&filter, limit + 1).await?;
-        Ok(page_from(rows, limit, |row| &row.path, UnitView::from))
+        Ok(self.visible_page(ctx, rows, limit))
     }
 
     pub async fn update_unit(
@@ -246,11 +362,21 @@ impl App {
             .as_ref()
             .map(|tags| field_value("tags", Tags::parse(tags.iter().map(String::as_str))))
             .transpose()?;
+        self.authorize(
+            ctx,
+            Action::Write,
+            Resource::Unit(id),
+            "unit",
+            "unit.update",
+            format!("unit:{id}"),
+        )
+        .await?;
         let mut tx = self.store.write().await?;
         let mut row = tx
             .unit(id)
             .await?
             .ok_or(AppError::NotFound { what: "unit" })?;
+        let before = UnitView::from(row.clone());
         if let Some(name) = name {
             row.name = name.as_str().to_owned();
         }
@@ -258,7 +384,11 @@ impl App {
             row.tags = tags.to_list();
         }
         tx.update_unit(id, &row.name, &row.tags).await?;
-        self.finish_write(tx, ctx, UnitView::from(row)).await
+        let after = UnitView::from(row);
+        let audit = Audit::new("unit.update", format!("unit:{id}"), Some(id))
+            .before(&before)
+            .after(&after);
+        self.finish_write(tx, ctx, audit, after).await
     }
 
     pub async fn move_unit(
@@ -273,19 +403,28 @@ impl App {
             .as_deref()
             .map(|text| parse_unit_id(text, "parent"))
             .transpose()?;
+        self.require_visible(ctx, id, "unit.move").await?;
+        let old_parent = self.tree().parent(id);
+        self.authorize_structure(ctx, old_parent, "unit.move")
+            .await?;
+        match new_parent_id {
+            Some(parent) => {
+                self.check_reference(ctx, parent, "parent", "unit.move")
+                    .await?
+            }
+            None => self.authorize_structure(ctx, None, "unit.move").await?,
+        }
         let mut tx = self.store.write().await?;
         let unit = tx
             .unit(id)
             .await?
             .ok_or(AppError::NotFound { what: "unit" })?;
         let new_parent = match new_parent_id {
-            Some(parent_id) => Some(tx.unit(parent_id).await?.ok_or_else(|| {
-                AppError::invalid(
-                    "unknown_parent",
-                    "parent",
-                    format!("there is no unit {parent_id}"),
-                )
-            })?),
+            Some(parent) => Some(
+                tx.unit(parent)
+                    .await?
+                    .ok_or_else(|| unknown_reference("parent", parent))?,
+            ),
             None => None,
         };
         if let Some(parent) = &new_parent {
@@ -309,11 +448,25 @@ impl App {
             .unit(id)
             .await?
             .ok_or_else(|| AppError::Internal("a moved unit vanished".into()))?;
-        self.finish_write(tx, ctx, UnitView::from(moved)).await
+        let before = UnitView::from(unit);
+        let after = UnitView::from(moved);
+        let audit = Audit::new("unit.move", format!("unit:{id}"), Some(id))
+            .before(&before)
+            .after(&after);
+        let after = self.finish_write(tx, ctx, audit, after).await?;
+        let changed = self.tree_mut().move_unit(id, new_parent_id);
+        if let Err(error) = changed {
+            tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
+            self.reload_tree().await?;
+        }
+        Ok(after)
     }
 
     pub async fn remove_unit(&self, ctx: &Ctx, id: &str) -> Result<(), AppError> {
         let id = path_unit_id(id)?;
+        self.require_visible(ctx, id, "unit.remove").await?;
+        let parent = self.tree().parent(id);
+        self.authorize_structure(ctx, parent, "unit.remove").await?;
         let mut tx = self.store.write().await?;
         let unit = tx
             .unit(id)
@@ -328,30 +481,51 @@ impl App {
                 ),
             });
         }
+        if tx.unit_has_history(id).await? {
+            return Err(AppError::Conflict {
+                code: "unit_has_history",
+                message: format!(
+                    "unit {} has posts or notes, current or past; its history is kept, so it cannot be removed",
+                    unit.code
+                ),
+            });
+        }
         tx.delete_unit(id).await?;
-        self.finish_write(tx, ctx, ()).await
+        let before = UnitView::from(unit);
+        let audit = Audit::new("unit.remove", format!("unit:{id}"), Some(id)).before(&before);
+        self.finish_write(tx, ctx, audit, ()).await?;
+        let changed = self.tree_mut().remove_leaf(id);
+        if let Err(error) = changed {
+            tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
+            self.reload_tree().await?;
+        }
+        Ok(())
     }
 
     /// Starts an export of the units under `under` (or all), as CSV in the import format,
     /// parents before children, from one consistent snapshot of the store.
     pub async fn export_units(
         &self,
-        _ctx: &Ctx,
+        ctx: &Ctx,
         under: Option<&str>,
     ) -> Result<UnitExport, AppError> {
-        let mut snapshot = self.store.snapshot().await?;
+        self.require_signed_in(ctx)?;
         let mut range = None;
         if let Some(under) = under {
-            let id = parse_unit_id(under, "under")?;
-            let top = snapshot
-                .unit(id)
-                .await?
-                .ok_or(AppError::NotFound { what: "unit" })?;
-            range = Some((top.path.clone(), top.subtree_end()));
+            range = Some(
+                self.readable_unit(ctx, under, "under")
+                    .await?
+                    .subtree_range(),
+            );
         }
+        let visible = self.visible_ranges(ctx).await?;
+        let snapshot = self.store.snapshot().await?;
         Ok(UnitExport {
             snapshot,
             range,
+            visible,
+            principal: ctx.principal.clone(),
+            tree: self.tree.clone(),
             after: None,
             header_written: false,
             finished: false,
@@ -364,6 +538,9 @@ impl App {
 pub struct UnitExport {
     snapshot: ReadTx,
     range: Option<(String, String)>,
+    visible: Option<Vec<(String, String)>>,
+    principal: ganglion_core::Principal,
+    tree: std::sync::Arc<std::sync::RwLock<ganglion_core::TreeIndex>>,
     after: Option<String>,
     header_written: bool,
     finished: bool,
@@ -391,13 +568,21 @@ impl UnitExport {
         let filter = UnitFilter {
             path_range: self.range.clone(),
             after_path: self.after.clone(),
+            visible: self.visible.clone(),
             ..UnitFilter::default()
         };
         let rows = self.snapshot.units(&filter, Self::ROWS_PER_CHUNK).await?;
         if rows.len() < Self::ROWS_PER_CHUNK as usize {
             self.finished = true;
         }
-        for row in &rows {
+        self.after = rows.last().map(|row| row.path.clone());
+        let tree = self
+            .tree
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for row in rows.iter().filter(|row| {
+            ganglion_core::authorize(&self.principal, Action::Read, Resource::Unit(row.id), &tree)
+        }) {
             writer
                 .write_record([
                     row.code.as_str(),
@@ -408,7 +593,7 @@ impl UnitExport {
                 ])
                 .map_err(csv_error)?;
         }
-        self.after = rows.last().map(|row| row.path.clone());
+        drop(tree);
         writer
             .into_inner()
             .map(Some)

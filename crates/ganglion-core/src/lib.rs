@@ -4,11 +4,14 @@
 //! Nothing here knows SQL, HTTP or JSON; the store, the use cases and the web layer
 //! depend on this crate, never the other way round.
 
+pub mod access;
+pub mod audit;
 pub mod ids;
 pub mod template;
 pub mod tree;
 pub mod unit;
 
+pub use access::{authorize, Action, Post, Principal, Resource, Role};
 pub use ids::UnitId;
 pub use template::{Template, TemplateError};
 pub use tree::{MoveError, TreeIndex};

@@ -6,17 +6,21 @@
 //! — migrations, durability settings, how a write transaction starts — the difference
 //! is written once, here, keyed on [`Backend`].
 
+mod audit;
 mod error;
 mod idempotency;
 mod open;
+mod people;
 mod units;
 
 use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
+pub use audit::AuditDraft;
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
 pub use open::{redact_url, OpenMode};
+pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostRow, SessionRow};
 pub use units::{child_path, root_path, UnitFilter, UnitRow};
 
 /// Which database is behind the store; picked once, from the URL.

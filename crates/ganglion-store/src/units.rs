@@ -34,6 +34,16 @@ impl UnitRow {
         end
     }
 
+    /// The range holding exactly this unit's path and nothing under it.
+    pub fn own_range(&self) -> (String, String) {
+        (self.path.clone(), format!("{}0", self.path))
+    }
+
+    /// The range of this unit's whole subtree.
+    pub fn subtree_range(&self) -> (String, String) {
+        (self.path.clone(), self.subtree_end())
+    }
+
     /// The path of a child of this unit with the given id.
     pub fn child_path(&self, child: UnitId) -> String {
         child_path(&self.path, child)
@@ -75,6 +85,9 @@ pub struct UnitFilter {
     /// Matched case-insensitively against the name and the code.
     pub text: Option<String>,
     pub after_path: Option<String>,
+    /// Only units inside one of these path ranges: what the caller may see. `None` for
+    /// no restriction.
+    pub visible: Option<Vec<(String, String)>>,
 }
 
 /// The columns every unit query reads, `u` being the unit and `p` its parent.
@@ -101,6 +114,13 @@ fn unit_from_row(row: &AnyRow) -> Result<UnitRow, sqlx::Error> {
         path: row.try_get(7)?,
         parent_code: row.try_get(8)?,
     })
+}
+
+/// Escapes LIKE's wildcards; queries use `ESCAPE '\'`.
+pub(crate) fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 enum Param {
@@ -136,15 +156,23 @@ fn filter_sql(filter: &UnitFilter) -> (String, Vec<Param>) {
         ));
     }
     if let Some(text) = &filter.text {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+        let escaped = escape_like(&text.to_lowercase());
         let p = next(Param::Text(format!("%{escaped}%")), &mut params);
         clauses.push(format!(
             "(lower(u.name) LIKE {p} ESCAPE '\\' OR lower(u.code) LIKE {p} ESCAPE '\\')"
         ));
+    }
+    if let Some(ranges) = &filter.visible {
+        let mut any = Vec::new();
+        for (start, end) in ranges {
+            let a = next(Param::Text(start.clone()), &mut params);
+            let b = next(Param::Text(end.clone()), &mut params);
+            any.push(format!("(u.path >= {a} AND u.path < {b})"));
+        }
+        if any.is_empty() {
+            any.push("1 = 0".into());
+        }
+        clauses.push(format!("({})", any.join(" OR ")));
     }
     if let Some(after) = &filter.after_path {
         let p = next(Param::Text(after.clone()), &mut params);
@@ -230,6 +258,12 @@ impl Store {
         Ok(edges)
     }
 
+    /// The stored units among `codes`.
+    pub async fn units_by_codes(&self, codes: &[&str]) -> Result<Vec<UnitRow>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        fetch_units_by_codes(&mut connection, codes).await
+    }
+
     pub async fn unit_count(&self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units")
             .fetch_one(&self.pool)
@@ -252,6 +286,28 @@ impl ReadTx {
     }
 }
 
+async fn fetch_units_by_codes(
+    connection: &mut sqlx::AnyConnection,
+    codes: &[&str],
+) -> Result<Vec<UnitRow>, StoreError> {
+    let mut found = Vec::new();
+    for chunk in codes.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {UNIT_COLUMNS} FROM {UNIT_FROM} WHERE u.code IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for code in chunk {
+            query = query.bind(*code);
+        }
+        for row in query.fetch_all(&mut *connection).await? {
+            found.push(unit_from_row(&row)?);
+        }
+    }
+    Ok(found)
+}
+
 impl WriteTx {
     pub async fn unit(&mut self, id: UnitId) -> Result<Option<UnitRow>, StoreError> {
         fetch_unit(&mut *self.tx, id).await
@@ -259,22 +315,7 @@ impl WriteTx {
 
     /// The stored units among `codes`, for checking references and duplicates in bulk.
     pub async fn units_by_codes(&mut self, codes: &[&str]) -> Result<Vec<UnitRow>, StoreError> {
-        let mut found = Vec::new();
-        for chunk in codes.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {UNIT_COLUMNS} FROM {UNIT_FROM} WHERE u.code IN ({})",
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for code in chunk {
-                query = query.bind(*code);
-            }
-            for row in query.fetch_all(&mut *self.tx).await? {
-                found.push(unit_from_row(&row)?);
-            }
-        }
-        Ok(found)
+        fetch_units_by_codes(&mut self.tx, codes).await
     }
 
     /// The first of a run of fresh unit ids: every id from it upwards is free. Callers

@@ -31,6 +31,8 @@ pub struct ErrorDetail {
 pub struct ApiError {
     pub status: StatusCode,
     pub detail: ErrorDetail,
+    /// Seconds, for the `Retry-After` header of a 429.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -43,6 +45,7 @@ impl ApiError {
                 field: None,
                 rows: None,
             },
+            retry_after: None,
         }
     }
 
@@ -60,6 +63,19 @@ impl From<AppError> for ApiError {
         let message = error.to_string();
         match error {
             AppError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
+            AppError::Unauthenticated => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            }
+            AppError::BadCredentials => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", message)
+            }
+            AppError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
+            AppError::RateLimited { retry_after } => {
+                let mut error =
+                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+                error.retry_after = Some(retry_after);
+                error
+            }
             AppError::Invalid { code, field, .. } => {
                 let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
                 match field {
@@ -97,6 +113,18 @@ impl From<AppError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: self.detail })).into_response()
+        let mut response = (self.status, Json(ErrorBody { error: self.detail })).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
     }
 }

@@ -3,6 +3,7 @@
 //! and exports, CSV). Rules live in the use cases, never in a handler.
 
 mod api;
+mod caller;
 mod error;
 mod extract;
 mod write;
@@ -22,6 +23,7 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+pub use caller::SESSION_COOKIE;
 pub use error::{ApiError, ErrorBody};
 
 /// The largest JSON body a write accepts.
@@ -39,6 +41,9 @@ pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
     tags(
         (name = "units", description = "The organization tree"),
         (name = "import", description = "Bulk import and export as CSV"),
+        (name = "access", description = "Sessions and accounts"),
+        (name = "people", description = "People and their posts in units"),
+        (name = "records", description = "Confidential notes and the audit trail"),
         (name = "meta", description = "The API itself")
     ),
     components(schemas(ErrorBody))
@@ -56,6 +61,9 @@ pub fn router(app: App) -> Router {
     let (api_routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::units::routes())
         .merge(api::transfer::routes())
+        .merge(api::access::routes())
+        .merge(api::people::routes())
+        .merge(api::records::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_routes
@@ -123,7 +131,10 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -5,17 +5,16 @@
 use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ganglion_app::{Actor, App, AppError, Ctx, Idempotency};
+use ganglion_app::{App, AppError, Ctx, Idempotency};
 use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::extract::WriteBody;
-use crate::RequestId;
 
 /// Runs a write use case and renders its result with `status`.
 pub(crate) async fn run_write<T, F, Fut>(
     app: &App,
-    request_id: Option<RequestId>,
+    caller: Ctx,
     body: &WriteBody,
     status: StatusCode,
     use_case: F,
@@ -30,15 +29,19 @@ where
         fingerprint: body.fingerprint.clone(),
         status: status.as_u16(),
     });
+    // Keys are per caller: the same key from two accounts names two writes.
+    let idempotency = idempotency.map(|mut idempotency| {
+        idempotency.key = format!("{}:{}", caller.actor.label(), idempotency.key);
+        idempotency
+    });
     if let Some(idempotency) = &idempotency {
         if let Some(stored) = app.replay(idempotency).await? {
             return Ok(replayed(stored.status, stored.body));
         }
     }
     let ctx = Ctx {
-        actor: Actor::Anonymous,
-        request_id: request_id.map(|id| id.0).unwrap_or_default(),
         idempotency: idempotency.clone(),
+        ..caller
     };
     match use_case(ctx).await {
         Ok(value) => Ok(render(status, &value)),

@@ -79,6 +79,12 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Checks the audit trail.
+    #[command(after_help = "Example:\n  ganglion audit verify --db sqlite://ganglion.db")]
+    Audit {
+        #[command(subcommand)]
+        what: AuditWhat,
+    },
     /// Exports records as CSV.
     #[command(
         after_help = "Examples:\n  ganglion export units > units.csv\n  ganglion export units --under P01 --output p01.csv"
@@ -86,6 +92,16 @@ enum Command {
     Export {
         #[command(subcommand)]
         what: ExportWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditWhat {
+    /// Recomputes the hash chain: exit 0 if intact, non-zero naming the first broken entry.
+    #[command(after_help = "Example:\n  ganglion audit verify")]
+    Verify {
+        #[command(flatten)]
+        db: DatabaseArg,
     },
 }
 
@@ -136,7 +152,28 @@ async fn main() -> Result<()> {
                 ganglion_store::redact_url(&db.url),
                 app.backend_name()
             );
+            ensure_admin(&app).await?;
             app.close().await;
+        }
+        Command::Audit {
+            what: AuditWhat::Verify { db },
+        } => {
+            let app = App::open(&db.url).await?;
+            let status = app.verify_audit(&Ctx::operator()).await?;
+            app.close().await;
+            if status.intact {
+                println!(
+                    "The audit trail is intact: {} entries, head {}.",
+                    status.entries, status.head
+                );
+            } else {
+                bail!(
+                    "the audit trail is broken at entry {}: {} ({} entries before it are intact)",
+                    status.first_broken.unwrap_or_default(),
+                    status.reason.unwrap_or_default(),
+                    status.entries
+                );
+            }
         }
         Command::Serve {
             db,
@@ -146,8 +183,14 @@ async fn main() -> Result<()> {
         } => {
             let app = if demo {
                 let app = App::init(&db.url, "party").await?;
+                ensure_admin(&app).await?;
                 if app.unit_count().await? == 0 {
                     fill_demo(&app, units).await?;
+                } else {
+                    println!(
+                        "The database already holds an organization; the demo accounts, if made, sign in with the password {}.",
+                        ganglion_app::DEMO_PASSWORD
+                    );
                 }
                 app
             } else {
@@ -168,6 +211,7 @@ async fn main() -> Result<()> {
         }
         Command::Demo { db, units } => {
             let app = App::init(&db.url, "party").await?;
+            ensure_admin(&app).await?;
             fill_demo(&app, units).await?;
             app.close().await;
         }
@@ -243,6 +287,31 @@ async fn fill_demo(app: &App, units: u64) -> Result<()> {
         summary.created,
         started.elapsed().as_secs_f64()
     );
+    let logins = app.appoint_demo_people(&Ctx::operator()).await?;
+    println!("Demo logins (password {}):", ganglion_app::DEMO_PASSWORD);
+    for login in logins {
+        println!("  {:<16} {}", login.login, login.holds);
+    }
+    Ok(())
+}
+
+/// Makes the instance administrator unless there is one: the password comes from
+/// GANGLION_ADMIN_PASSWORD, or is generated and printed this once.
+async fn ensure_admin(app: &App) -> Result<()> {
+    let given = std::env::var("GANGLION_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let password = given
+        .clone()
+        .unwrap_or_else(ganglion_app::generate_password);
+    if app.create_admin(&password).await? {
+        match given {
+            Some(_) => println!("Created the administrator account admin (password from GANGLION_ADMIN_PASSWORD)."),
+            None => println!(
+                "Created the administrator account admin with the password {password}\n  (shown this once; set GANGLION_ADMIN_PASSWORD before init to choose it)."
+            ),
+        }
+    }
     Ok(())
 }
 

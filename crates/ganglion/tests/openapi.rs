@@ -19,6 +19,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/units/{id}/move"),
     ("post", "/api/v1/import/units"),
     ("get", "/api/v1/export/units"),
+    ("post", "/api/v1/sessions"),
+    ("delete", "/api/v1/sessions/current"),
+    ("post", "/api/v1/accounts"),
+    ("post", "/api/v1/people"),
+    ("get", "/api/v1/people"),
+    ("get", "/api/v1/people/{id}"),
+    ("get", "/api/v1/people/{id}/posts"),
+    ("post", "/api/v1/posts"),
+    ("post", "/api/v1/posts/{id}/end"),
+    ("get", "/api/v1/units/{id}/posts"),
+    ("post", "/api/v1/notes"),
+    ("get", "/api/v1/notes/{id}"),
+    ("get", "/api/v1/units/{id}/notes"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

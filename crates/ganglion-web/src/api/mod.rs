@@ -1,2 +1,5 @@
+pub(crate) mod access;
+pub(crate) mod people;
+pub(crate) mod records;
 pub(crate) mod transfer;
 pub(crate) mod units;

@@ -4,17 +4,17 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
+use axum::Json;
 use ganglion_app::{ImportSummary, Silent};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::units::read_ctx;
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{require_content_type, Query, WriteBody};
 use crate::write::run_write;
-use crate::{AppState, RequestId, IMPORT_BODY_LIMIT};
+use crate::{AppState, IMPORT_BODY_LIMIT};
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,20 +38,16 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn import_units(
     State(state): State<AppState>,
-    request_id: Option<Extension<RequestId>>,
+    Caller { ctx, .. }: Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
     require_content_type(request.headers(), "text/csv")?;
     let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
     let app = &state.app;
     let bytes = &body.bytes;
-    run_write(
-        app,
-        request_id.map(|e| e.0),
-        &body,
-        StatusCode::OK,
-        |ctx| async move { app.import_units_csv(&ctx, bytes, &Silent).await },
-    )
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.import_units_csv(&ctx, bytes, &Silent).await
+    })
     .await
 }
 
@@ -74,12 +70,10 @@ struct ExportQuery {
 )]
 async fn export_units(
     State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let mut export = state
-        .app
-        .export_units(&read_ctx(), query.under.as_deref())
-        .await?;
+    let mut export = state.app.export_units(&ctx, query.under.as_deref()).await?;
     // The first chunk is read before answering, so that a failure is still a clean error.
     let first = export.next_chunk().await?.unwrap_or_default();
     let rest = futures::stream::unfold(export, |mut export| async move {

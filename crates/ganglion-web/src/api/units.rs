@@ -3,16 +3,17 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Json};
+use axum::Json;
 use ganglion_app::{ListUnits, MoveUnit, NewUnitInput, Page, UnitPatch, UnitView};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonWrite, Query, WriteBody};
 use crate::write::run_write;
-use crate::{AppState, RequestId};
+use crate::AppState;
 
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -36,17 +37,13 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn create_unit(
     State(state): State<AppState>,
-    request_id: Option<Extension<RequestId>>,
+    Caller { ctx, .. }: Caller,
     JsonWrite { input, body }: JsonWrite<NewUnitInput>,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(
-        app,
-        request_id.map(|e| e.0),
-        &body,
-        StatusCode::CREATED,
-        |ctx| async move { app.create_unit(&ctx, input).await },
-    )
+    run_write(app, ctx, &body, StatusCode::CREATED, |ctx| async move {
+        app.create_unit(&ctx, input).await
+    })
     .await
 }
 
@@ -62,9 +59,10 @@ async fn create_unit(
 )]
 async fn list_units(
     State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
     Query(query): Query<ListUnits>,
 ) -> Result<Json<Page<UnitView>>, ApiError> {
-    Ok(Json(state.app.list_units(&read_ctx(), query).await?))
+    Ok(Json(state.app.list_units(&ctx, query).await?))
 }
 
 /// One unit.
@@ -78,9 +76,10 @@ async fn list_units(
 )]
 async fn get_unit(
     State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UnitView>, ApiError> {
-    Ok(Json(state.app.unit(&read_ctx(), &id).await?))
+    Ok(Json(state.app.unit(&ctx, &id).await?))
 }
 
 /// Renames or retags a unit.
@@ -99,18 +98,14 @@ async fn get_unit(
 )]
 async fn update_unit(
     State(state): State<AppState>,
-    request_id: Option<Extension<RequestId>>,
+    Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
     JsonWrite { input, body }: JsonWrite<UnitPatch>,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(
-        app,
-        request_id.map(|e| e.0),
-        &body,
-        StatusCode::OK,
-        |ctx| async move { app.update_unit(&ctx, &id, input).await },
-    )
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.update_unit(&ctx, &id, input).await
+    })
     .await
 }
 
@@ -129,18 +124,14 @@ async fn update_unit(
 )]
 async fn remove_unit(
     State(state): State<AppState>,
-    request_id: Option<Extension<RequestId>>,
+    Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
     body: WriteBody,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(
-        app,
-        request_id.map(|e| e.0),
-        &body,
-        StatusCode::NO_CONTENT,
-        |ctx| async move { app.remove_unit(&ctx, &id).await },
-    )
+    run_write(app, ctx, &body, StatusCode::NO_CONTENT, |ctx| async move {
+        app.remove_unit(&ctx, &id).await
+    })
     .await
 }
 
@@ -165,13 +156,14 @@ struct PageQuery {
 )]
 async fn children(
     State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page<UnitView>>, ApiError> {
     Ok(Json(
         state
             .app
-            .children(&read_ctx(), &id, page.limit, page.cursor.as_deref())
+            .children(&ctx, &id, page.limit, page.cursor.as_deref())
             .await?,
     ))
 }
@@ -192,26 +184,13 @@ async fn children(
 )]
 async fn move_unit(
     State(state): State<AppState>,
-    request_id: Option<Extension<RequestId>>,
+    Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
     JsonWrite { input, body }: JsonWrite<MoveUnit>,
 ) -> Result<Response, ApiError> {
     let app = &state.app;
-    run_write(
-        app,
-        request_id.map(|e| e.0),
-        &body,
-        StatusCode::OK,
-        |ctx| async move { app.move_unit(&ctx, &id, input).await },
-    )
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.move_unit(&ctx, &id, input).await
+    })
     .await
-}
-
-/// The context of a read. Accounts will put the caller here.
-pub(crate) fn read_ctx() -> ganglion_app::Ctx {
-    ganglion_app::Ctx {
-        actor: ganglion_app::Actor::Anonymous,
-        request_id: String::new(),
-        idempotency: None,
-    }
 }

@@ -11,8 +11,12 @@ use serde_json::Value;
 #[allow(unused_imports)]
 pub use ganglion_testkit::backends;
 
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
 pub struct TestServer {
     pub base: String,
+    /// The token requests carry unless told otherwise: the administrator's.
+    pub token: Option<String>,
     pub client: reqwest::Client,
     pub app: App,
     pub database: TestDatabase,
@@ -45,7 +49,68 @@ impl TestServer {
     pub async fn start(backend: TestBackend) -> Self {
         let database = TestDatabase::new(backend);
         let app = App::init(&database.url, "party").await.expect("init");
-        Self::serve(app, database).await
+        app.create_admin(ADMIN_PASSWORD)
+            .await
+            .expect("an administrator");
+        let mut server = Self::serve(app, database).await;
+        server.token = Some(server.login("admin", ADMIN_PASSWORD).await);
+        server
+    }
+
+    /// Signs in and returns the bearer token.
+    pub async fn login(&self, login: &str, password: &str) -> String {
+        let answer = self
+            .send_as(
+                None,
+                Method::POST,
+                "/api/v1/sessions",
+                Some((
+                    "application/json",
+                    serde_json::json!({"login": login, "password": password})
+                        .to_string()
+                        .into_bytes(),
+                )),
+                &[],
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The same server, with requests carrying another token (or none).
+    pub fn as_caller(&self, token: Option<String>) -> Caller<'_> {
+        Caller {
+            server: self,
+            token,
+        }
+    }
+
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the server answers");
+        Answer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.unwrap(),
+        }
     }
 
     pub async fn serve(app: App, database: TestDatabase) -> Self {
@@ -64,6 +129,7 @@ impl TestServer {
         });
         Self {
             base,
+            token: None,
             client: reqwest::Client::new(),
             app,
             database,
@@ -89,21 +155,8 @@ impl TestServer {
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let mut request = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
-        if let Some((content_type, bytes)) = body {
-            request = request.header("content-type", content_type).body(bytes);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send().await.expect("the server answers");
-        Answer {
-            status: response.status(),
-            headers: response.headers().clone(),
-            text: response.text().await.unwrap(),
-        }
+        self.send_as(self.token.as_deref(), method, path, body, headers)
+            .await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
@@ -161,5 +214,28 @@ impl TestServer {
         let answer = self.get("/api/v1/export/units").await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
         answer.text
+    }
+}
+
+/// Requests as a particular caller.
+pub struct Caller<'a> {
+    pub server: &'a TestServer,
+    pub token: Option<String>,
+}
+
+impl Caller<'_> {
+    pub async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Answer {
+        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+        self.server
+            .send_as(self.token.as_deref(), method, path, body, &[])
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Answer {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Answer {
+        self.send(Method::POST, path, Some(body)).await
     }
 }

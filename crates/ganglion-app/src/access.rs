@@ -1,0 +1,248 @@
+//! Accounts and sessions: signing in, signing out, and turning a session token back
+//! into the principal a request acts as.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ganglion_core::{Post, Principal, Role};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::people::AccountView;
+use crate::{clock, Actor, App, AppError, Audit, Ctx};
+
+/// How long a session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+/// Argon2id with 19 MiB of memory and 2 passes: the OWASP minimum.
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+pub(crate) fn hash_password(password: &str) -> Result<String, AppError> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt)
+        .map_err(|error| AppError::Internal(format!("cannot encode a salt: {error}")))?;
+    hasher()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|error| AppError::Internal(format!("cannot hash a password: {error}")))
+}
+
+fn password_matches(password: &str, stored: &str) -> bool {
+    PasswordHash::new(stored)
+        .map(|hash| hasher().verify_password(password.as_bytes(), &hash).is_ok())
+        .unwrap_or(false)
+}
+
+/// A fresh random password, for an administrator nobody gave one to.
+pub fn generate_password() -> String {
+    let mut bytes = [0u8; 15];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn token_digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A sign-in attempt.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginAttempt {
+    pub login: String,
+    pub password: String,
+}
+
+/// A new session: the bearer token (shown once) and the account.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub token: String,
+    /// When the token stops working, RFC 3339.
+    pub expires_at: String,
+    pub account: AccountView,
+}
+
+/// Sliding windows of recent sign-in attempts, per login and per client address.
+#[derive(Default)]
+pub(crate) struct LoginLimiter {
+    attempts: Mutex<HashMap<String, Vec<Instant>>>,
+}
+
+impl LoginLimiter {
+    const PER_LOGIN: (usize, Duration) = (10, Duration::from_secs(15 * 60));
+    const PER_ADDRESS: (usize, Duration) = (30, Duration::from_secs(60));
+
+    /// Counts an attempt, or refuses it with the seconds until the next one may be made.
+    fn attempt(&self, login: &str, address: &str) -> Result<(), u64> {
+        let now = Instant::now();
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        let keys = [
+            (format!("login:{}", login.to_lowercase()), Self::PER_LOGIN),
+            (format!("address:{address}"), Self::PER_ADDRESS),
+        ];
+        let mut wait = 0;
+        for (key, (limit, window)) in &keys {
+            let recent = attempts.entry(key.clone()).or_default();
+            recent.retain(|at| now.duration_since(*at) < *window);
+            if recent.len() >= *limit {
+                let oldest = recent[0];
+                wait = wait.max((*window - now.duration_since(oldest)).as_secs() + 1);
+            }
+        }
+        if wait > 0 {
+            return Err(wait);
+        }
+        for (key, _) in keys {
+            attempts.entry(key).or_default().push(now);
+        }
+        // Forget quiet keys now and then so the map cannot grow without bound.
+        if attempts.len() > 10_000 {
+            attempts.retain(|_, recent| {
+                recent
+                    .last()
+                    .is_some_and(|at| now.duration_since(*at) < Self::PER_LOGIN.1)
+            });
+        }
+        Ok(())
+    }
+}
+
+impl App {
+    /// Signs in: a new session for the account if the password matches.
+    pub async fn login(
+        &self,
+        ctx: &Ctx,
+        attempt: LoginAttempt,
+        client_address: &str,
+    ) -> Result<SessionView, AppError> {
+        if let Err(retry_after) = self.limiter.attempt(&attempt.login, client_address) {
+            return Err(AppError::RateLimited { retry_after });
+        }
+        let account = self.store.account_by_login(&attempt.login).await?;
+        // Verify against a throwaway hash when the login is unknown, so that the time
+        // taken does not tell which logins exist.
+        let stored = account
+            .as_ref()
+            .map(|account| account.password_hash.clone())
+            .unwrap_or_else(|| {
+                DUMMY_HASH
+                    .get_or_init(|| hash_password("not a password anyone has").unwrap_or_default())
+                    .clone()
+            });
+        let password = attempt.password.clone();
+        let matches = tokio::task::spawn_blocking(move || password_matches(&password, &stored))
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let Some(account) = account.filter(|_| matches) else {
+            self.record_denial(
+                ctx,
+                "session.create",
+                format!("login:{}", attempt.login),
+                None,
+            )
+            .await;
+            return Err(AppError::BadCredentials);
+        };
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let now = time::OffsetDateTime::now_utc();
+        let expires_at = clock::format_time(now + time::Duration::hours(SESSION_HOURS));
+        let mut tx = self.store.write().await?;
+        tx.insert_session(
+            &token_digest(&token),
+            account.id,
+            &clock::format_time(now),
+            &expires_at,
+        )
+        .await?;
+        let view = SessionView {
+            token,
+            expires_at,
+            account: AccountView::from(&account),
+        };
+        let signed_in = Ctx {
+            actor: Actor::Account {
+                id: account.id,
+                login: account.login.clone(),
+            },
+            ..ctx.clone()
+        };
+        // The token itself is never recorded, and the response is not kept for replay.
+        let audit = Audit::new("session.create", format!("account:{}", account.id), None);
+        let without_replay = Ctx {
+            idempotency: None,
+            ..signed_in
+        };
+        self.finish_write(tx, &without_replay, audit, view).await
+    }
+
+    /// Revokes the session of this token at once.
+    pub async fn logout(&self, ctx: &Ctx, token: &str) -> Result<(), AppError> {
+        if ctx.actor == Actor::Anonymous {
+            return Err(AppError::Unauthenticated);
+        }
+        let mut tx = self.store.write().await?;
+        tx.revoke_session(&token_digest(token), &clock::now())
+            .await?;
+        let audit = Audit::new("session.revoke", ctx.actor.label(), None);
+        self.finish_write(tx, ctx, audit, ()).await
+    }
+
+    /// The context of a request carrying this token: its account and the posts its
+    /// person holds today. An unknown, expired or revoked token is anonymous.
+    pub async fn authenticate(&self, token: &str, request_id: String) -> Result<Ctx, AppError> {
+        let anonymous = Ctx::anonymous(request_id.clone());
+        let Some(session) = self.store.session(&token_digest(token)).await? else {
+            return Ok(anonymous);
+        };
+        if session.revoked || session.expires_at <= clock::now() {
+            return Ok(anonymous);
+        }
+        let Some(account) = self.store.account(session.account).await? else {
+            return Ok(anonymous);
+        };
+        let today = clock::today();
+        let posts = match account.person {
+            Some(person) => self
+                .store
+                .posts_of_person(person)
+                .await?
+                .into_iter()
+                .filter(|post| {
+                    post.start <= today && post.end.as_ref().is_none_or(|end| *end > today)
+                })
+                .filter_map(|post| {
+                    Some(Post {
+                        unit: post.unit,
+                        role: Role::parse(&post.role)?,
+                    })
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(Ctx {
+            actor: Actor::Account {
+                id: account.id,
+                login: account.login,
+            },
+            principal: Principal {
+                admin: account.admin,
+                posts,
+            },
+            request_id,
+            idempotency: None,
+        })
+    }
+}
+
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();

@@ -1,0 +1,147 @@
+//! The audit table: appended to in the transaction of every write, never changed.
+
+use ganglion_core::audit::{AuditEntry, GENESIS_HASH};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::{Store, StoreError, WriteTx};
+
+/// An entry to append; the sequence number and hashes are the store's to set.
+#[derive(Debug, Clone)]
+pub struct AuditDraft {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub unit: Option<i64>,
+    pub before_digest: Option<String>,
+    pub after_digest: Option<String>,
+    pub request_id: String,
+}
+
+const AUDIT_COLUMNS: &str = "seq, at, actor, action, object, unit_id, before_digest, after_digest, request_id, prev_hash, hash";
+
+fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+    Ok(AuditEntry {
+        seq: row.try_get(0)?,
+        at: row.try_get(1)?,
+        actor: row.try_get(2)?,
+        action: row.try_get(3)?,
+        object: row.try_get(4)?,
+        unit: row.try_get(5)?,
+        before_digest: row.try_get(6)?,
+        after_digest: row.try_get(7)?,
+        request_id: row.try_get(8)?,
+        prev_hash: row.try_get(9)?,
+        hash: row.try_get(10)?,
+    })
+}
+
+impl WriteTx {
+    /// Appends an entry chained to the last one. Writers hold the store's write lock, so
+    /// the last entry cannot change under us.
+    pub async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+        let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let (seq, prev_hash) = match last {
+            Some(row) => (row.try_get::<i64, _>(0)? + 1, row.try_get::<String, _>(1)?),
+            None => (1, GENESIS_HASH.to_owned()),
+        };
+        let mut entry = AuditEntry {
+            seq,
+            at: draft.at,
+            actor: draft.actor,
+            action: draft.action,
+            object: draft.object,
+            unit: draft.unit,
+            before_digest: draft.before_digest,
+            after_digest: draft.after_digest,
+            request_id: draft.request_id,
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash(&prev_hash);
+        let sql = format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        sqlx::query(&sql)
+            .bind(entry.seq)
+            .bind(entry.at.as_str())
+            .bind(entry.actor.as_str())
+            .bind(entry.action.as_str())
+            .bind(entry.object.as_str())
+            .bind(entry.unit)
+            .bind(entry.before_digest.as_deref())
+            .bind(entry.after_digest.as_deref())
+            .bind(entry.request_id.as_str())
+            .bind(entry.prev_hash.as_str())
+            .bind(entry.hash.as_str())
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(entry)
+    }
+}
+
+impl Store {
+    /// Entries in sequence order after `after_seq`, for verifying the chain page by page.
+    pub async fn audit_entries(
+        &self,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let sql =
+            format!("SELECT {AUDIT_COLUMNS} FROM audit WHERE seq > $1 ORDER BY seq LIMIT {limit}");
+        let rows = sqlx::query(&sql)
+            .bind(after_seq)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Entries about units in the path ranges (all entries with `None`), newest first,
+    /// older than `before_seq`.
+    pub async fn audit_about(
+        &self,
+        ranges: Option<&[(String, String)]>,
+        before_seq: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut clauses = vec!["a.seq < $1".to_owned()];
+        let mut binds = Vec::new();
+        if let Some(ranges) = ranges {
+            let mut any = Vec::new();
+            for (start, end) in ranges {
+                binds.push(start.clone());
+                binds.push(end.clone());
+                any.push(format!(
+                    "(u.path >= ${} AND u.path < ${})",
+                    binds.len(),
+                    binds.len() + 1
+                ));
+            }
+            if any.is_empty() {
+                any.push("1 = 0".into());
+            }
+            clauses.push(format!("({})", any.join(" OR ")));
+        }
+        let columns = AUDIT_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let join = if ranges.is_some() {
+            "JOIN units u ON u.id = a.unit_id"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "SELECT {columns} FROM audit a {join} WHERE {} ORDER BY a.seq DESC LIMIT {limit}",
+            clauses.join(" AND ")
+        );
+        let mut query = sqlx::query(&sql).bind(before_seq.unwrap_or(i64::MAX));
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,414 @@
+//! People, their posts, accounts, sessions, and notes on units.
+
+use ganglion_core::UnitId;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+
+use crate::{ReadTx, Store, StoreError, WriteTx};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRow {
+    pub id: i64,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostRow {
+    pub id: i64,
+    pub person: i64,
+    pub person_name: String,
+    pub unit: UnitId,
+    pub unit_code: String,
+    pub role: String,
+    pub title: String,
+    pub start: String,
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRow {
+    pub id: i64,
+    pub login: String,
+    pub person: Option<i64>,
+    pub password_hash: String,
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub account: i64,
+    pub expires_at: String,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteRow {
+    pub id: i64,
+    pub unit: UnitId,
+    pub hidden_from: Option<UnitId>,
+    pub text: String,
+    pub created_at: String,
+}
+
+/// A new post.
+#[derive(Debug, Clone)]
+pub struct NewPost<'a> {
+    pub person: i64,
+    pub unit: UnitId,
+    pub role: &'a str,
+    pub title: &'a str,
+    pub start: &'a str,
+}
+
+const POST_COLUMNS: &str =
+    "s.id, s.person_id, p.name, s.unit_id, u.code, s.role, s.title, s.start_date, s.end_date";
+const POST_FROM: &str =
+    "posts s JOIN people p ON p.id = s.person_id JOIN units u ON u.id = s.unit_id";
+
+fn unit_id(raw: i64) -> Result<UnitId, sqlx::Error> {
+    UnitId::new(raw).ok_or_else(|| sqlx::Error::Decode("stored unit id is not positive".into()))
+}
+
+fn post_from_row(row: &AnyRow) -> Result<PostRow, sqlx::Error> {
+    Ok(PostRow {
+        id: row.try_get(0)?,
+        person: row.try_get(1)?,
+        person_name: row.try_get(2)?,
+        unit: unit_id(row.try_get(3)?)?,
+        unit_code: row.try_get(4)?,
+        role: row.try_get(5)?,
+        title: row.try_get(6)?,
+        start: row.try_get(7)?,
+        end: row.try_get(8)?,
+    })
+}
+
+fn account_from_row(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
+    let admin: i32 = row.try_get(4)?;
+    Ok(AccountRow {
+        id: row.try_get(0)?,
+        login: row.try_get(1)?,
+        person: row.try_get(2)?,
+        password_hash: row.try_get(3)?,
+        admin: admin != 0,
+    })
+}
+
+fn note_from_row(row: &AnyRow) -> Result<NoteRow, sqlx::Error> {
+    let hidden: Option<i64> = row.try_get(2)?;
+    Ok(NoteRow {
+        id: row.try_get(0)?,
+        unit: unit_id(row.try_get(1)?)?,
+        hidden_from: hidden.map(unit_id).transpose()?,
+        text: row.try_get(3)?,
+        created_at: row.try_get(4)?,
+    })
+}
+
+async fn fetch_posts<'c>(
+    executor: impl sqlx::Executor<'c, Database = Any>,
+    condition: &str,
+    key: i64,
+) -> Result<Vec<PostRow>, StoreError> {
+    let sql = format!(
+        "SELECT {POST_COLUMNS} FROM {POST_FROM} WHERE {condition} ORDER BY s.end_date IS NOT NULL, s.start_date, s.id"
+    );
+    let rows = sqlx::query(&sql).bind(key).fetch_all(executor).await?;
+    Ok(rows.iter().map(post_from_row).collect::<Result<_, _>>()?)
+}
+
+impl Store {
+    pub async fn person(&self, id: i64) -> Result<Option<PersonRow>, StoreError> {
+        let row = sqlx::query("SELECT id, name FROM people WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .map(|row| -> Result<_, sqlx::Error> {
+                Ok(PersonRow {
+                    id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                })
+            })
+            .transpose()?)
+    }
+
+    /// People holding or having held a post in the path ranges (all people with `None`),
+    /// whose name contains `text`, by id after `after`.
+    pub async fn people(
+        &self,
+        ranges: Option<&[(String, String)]>,
+        text: Option<&str>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PersonRow>, StoreError> {
+        let mut clauses = vec!["p.id > $1".to_owned()];
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(text) = text {
+            binds.push(format!(
+                "%{}%",
+                crate::units::escape_like(&text.to_lowercase())
+            ));
+            clauses.push(format!(
+                "lower(p.name) LIKE ${} ESCAPE '\\'",
+                binds.len() + 1
+            ));
+        }
+        if let Some(ranges) = ranges {
+            let mut any = Vec::new();
+            for (start, end) in ranges {
+                binds.push(start.clone());
+                binds.push(end.clone());
+                any.push(format!(
+                    "(u.path >= ${} AND u.path < ${})",
+                    binds.len(),
+                    binds.len() + 1
+                ));
+            }
+            if any.is_empty() {
+                any.push("1 = 0".into());
+            }
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM posts s JOIN units u ON u.id = s.unit_id WHERE s.person_id = p.id AND ({}))",
+                any.join(" OR ")
+            ));
+        }
+        let sql = format!(
+            "SELECT p.id, p.name FROM people p WHERE {} ORDER BY p.id LIMIT {limit}",
+            clauses.join(" AND ")
+        );
+        let mut query = sqlx::query(&sql).bind(after);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|row| -> Result<_, sqlx::Error> {
+                Ok(PersonRow {
+                    id: row.try_get(0)?,
+                    name: row.try_get(1)?,
+                })
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
+    pub async fn post(&self, id: i64) -> Result<Option<PostRow>, StoreError> {
+        Ok(fetch_posts(&self.pool, "s.id = $1", id).await?.pop())
+    }
+
+    /// The unit's posts, current first, then ended ones.
+    pub async fn posts_of_unit(&self, unit: UnitId) -> Result<Vec<PostRow>, StoreError> {
+        fetch_posts(&self.pool, "s.unit_id = $1", unit.get()).await
+    }
+
+    /// Every post the person holds or held.
+    pub async fn posts_of_person(&self, person: i64) -> Result<Vec<PostRow>, StoreError> {
+        fetch_posts(&self.pool, "s.person_id = $1", person).await
+    }
+
+    pub async fn account_by_login(&self, login: &str) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, login, person_id, password_hash, admin FROM accounts WHERE login = $1",
+        )
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    pub async fn account(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, login, person_id, password_hash, admin FROM accounts WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(account_from_row).transpose()?)
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT account_id, expires_at, revoked_at FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row
+            .map(|row| -> Result<_, sqlx::Error> {
+                let revoked: Option<String> = row.try_get(2)?;
+                Ok(SessionRow {
+                    account: row.try_get(0)?,
+                    expires_at: row.try_get(1)?,
+                    revoked: revoked.is_some(),
+                })
+            })
+            .transpose()?)
+    }
+
+    pub async fn note(&self, id: i64) -> Result<Option<NoteRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, unit_id, hidden_from, text, created_at FROM notes WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(note_from_row).transpose()?)
+    }
+
+    pub async fn notes_of_unit(&self, unit: UnitId) -> Result<Vec<NoteRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, unit_id, hidden_from, text, created_at FROM notes WHERE unit_id = $1 ORDER BY id",
+        )
+        .bind(unit.get())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(note_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+impl ReadTx {
+    pub async fn posts_of_person(&mut self, person: i64) -> Result<Vec<PostRow>, StoreError> {
+        fetch_posts(&mut *self.tx, "s.person_id = $1", person).await
+    }
+}
+
+impl WriteTx {
+    pub async fn insert_person(&mut self, name: &str, at: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar(
+                "INSERT INTO people (name, created_at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(name)
+            .bind(at)
+            .fetch_one(&mut *self.tx)
+            .await?,
+        )
+    }
+
+    pub async fn person_exists(&mut self, id: i64) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM people WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    pub async fn insert_post(&mut self, post: &NewPost<'_>) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO posts (person_id, unit_id, role, title, start_date) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(post.person)
+        .bind(post.unit.get())
+        .bind(post.role)
+        .bind(post.title)
+        .bind(post.start)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    pub async fn post(&mut self, id: i64) -> Result<Option<PostRow>, StoreError> {
+        Ok(fetch_posts(&mut *self.tx, "s.id = $1", id).await?.pop())
+    }
+
+    pub async fn end_post(&mut self, id: i64, end: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE posts SET end_date = $1 WHERE id = $2")
+            .bind(end)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether anything but child units refers to the unit: posts, notes.
+    pub async fn unit_has_history(&mut self, unit: UnitId) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT 1 FROM posts WHERE unit_id = $1 UNION ALL SELECT 1 FROM notes WHERE unit_id = $1 OR hidden_from = $1 LIMIT 1",
+        )
+        .bind(unit.get())
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    pub async fn insert_account(
+        &mut self,
+        login: &str,
+        person: Option<i64>,
+        password_hash: &str,
+        admin: bool,
+        at: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO accounts (login, person_id, password_hash, admin, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(login)
+        .bind(person)
+        .bind(password_hash)
+        .bind(i32::from(admin))
+        .bind(at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    pub async fn set_password(
+        &mut self,
+        account: i64,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(account)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_session(
+        &mut self,
+        token_hash: &str,
+        account: i64,
+        at: &str,
+        expires_at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(account)
+        .bind(at)
+        .bind(expires_at)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn revoke_session(&mut self, token_hash: &str, at: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(token_hash)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_note(
+        &mut self,
+        unit: UnitId,
+        hidden_from: Option<UnitId>,
+        text: &str,
+        at: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO notes (unit_id, hidden_from, text, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(unit.get())
+        .bind(hidden_from.map(UnitId::get))
+        .bind(text)
+        .bind(at)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+}

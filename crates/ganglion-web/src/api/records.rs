@@ -1,0 +1,114 @@
+//! `/api/v1/notes` and `/api/v1/audit`: confidential notes and the audit trail.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use ganglion_app::{AuditQuery, AuditView, ChainStatus, NewNote, NoteView, Page};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::caller::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonWrite, Query};
+use crate::write::run_write;
+use crate::AppState;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_note))
+        .routes(routes!(get_note))
+        .routes(routes!(unit_notes))
+        .routes(routes!(audit))
+        .routes(routes!(verify_audit))
+}
+
+/// Adds a note to a unit, optionally hidden from the subtree of a unit under it.
+#[utoipa::path(
+    post, path = "/api/v1/notes", tag = "records",
+    request_body = NewNote,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
+    responses(
+        (status = 201, description = "The note", body = NoteView),
+        (status = 403, description = "No authority over the unit", body = ErrorBody),
+        (status = 422, description = "A value is not valid", body = ErrorBody),
+    )
+)]
+async fn create_note(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    JsonWrite { input, body }: JsonWrite<NewNote>,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::CREATED, |ctx| async move {
+        app.create_note(&ctx, input).await
+    })
+    .await
+}
+
+/// One note.
+#[utoipa::path(
+    get, path = "/api/v1/notes/{id}", tag = "records",
+    params(("id" = String, Path, description = "The note's id")),
+    responses(
+        (status = 200, description = "The note", body = NoteView),
+        (status = 404, description = "No such note, or hidden from the caller", body = ErrorBody),
+    )
+)]
+async fn get_note(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<NoteView>, ApiError> {
+    Ok(Json(state.app.note(&ctx, &id).await?))
+}
+
+/// A unit's notes that the caller may read.
+#[utoipa::path(
+    get, path = "/api/v1/units/{id}/notes", tag = "records",
+    params(("id" = String, Path, description = "The unit's id")),
+    responses(
+        (status = 200, description = "The notes", body = Vec<NoteView>),
+        (status = 404, description = "No such unit, or not visible", body = ErrorBody),
+    )
+)]
+async fn unit_notes(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<NoteView>>, ApiError> {
+    Ok(Json(state.app.unit_notes(&ctx, &id).await?))
+}
+
+/// Audit entries about a subtree, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/audit", tag = "records",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of entries", body = Page<AuditView>),
+        (status = 401, description = "Not signed in", body = ErrorBody),
+        (status = 404, description = "`under` names no unit the caller may see", body = ErrorBody),
+    )
+)]
+async fn audit(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Page<AuditView>>, ApiError> {
+    Ok(Json(state.app.audit(&ctx, query).await?))
+}
+
+/// Recomputes the audit chain; the administrator only.
+#[utoipa::path(
+    get, path = "/api/v1/audit/verify", tag = "records",
+    responses(
+        (status = 200, description = "Whether the chain is intact, and where it breaks", body = ChainStatus),
+        (status = 403, description = "Not the administrator", body = ErrorBody),
+    )
+)]
+async fn verify_audit(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+) -> Result<Json<ChainStatus>, ApiError> {
+    Ok(Json(state.app.verify_audit(&ctx).await?))
+}

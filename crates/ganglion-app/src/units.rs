@@ -245,6 +245,29 @@ impl App {
 
     /// Creating, moving or removing a unit under `parent` needs authority over the parent;
     /// at the top of the tree, the administrator's.
+    /// Taking a unit out of its place (moving or removing it) needs authority over its
+    /// parent. The caller already sees the unit, so a refusal is a 403 even when the
+    /// parent is out of sight.
+    async fn authorize_taking_out(
+        &self,
+        ctx: &Ctx,
+        unit: UnitId,
+        parent: Option<UnitId>,
+        action: &'static str,
+    ) -> Result<(), AppError> {
+        let resource = parent.map_or(Resource::Instance, Resource::Unit);
+        if self.allowed(ctx, Action::Write, resource) {
+            return Ok(());
+        }
+        self.record_denial(ctx, action, format!("unit:{unit}"), Some(unit))
+            .await;
+        Err(if ctx.actor == crate::Actor::Anonymous {
+            AppError::Unauthenticated
+        } else {
+            AppError::Forbidden
+        })
+    }
+
     async fn authorize_structure(
         &self,
         ctx: &Ctx,
@@ -405,7 +428,7 @@ impl App {
             .transpose()?;
         self.require_visible(ctx, id, "unit.move").await?;
         let old_parent = self.tree().parent(id);
-        self.authorize_structure(ctx, old_parent, "unit.move")
+        self.authorize_taking_out(ctx, id, old_parent, "unit.move")
             .await?;
         match new_parent_id {
             Some(parent) => {
@@ -466,7 +489,8 @@ impl App {
         let id = path_unit_id(id)?;
         self.require_visible(ctx, id, "unit.remove").await?;
         let parent = self.tree().parent(id);
-        self.authorize_structure(ctx, parent, "unit.remove").await?;
+        self.authorize_taking_out(ctx, id, parent, "unit.remove")
+            .await?;
         let mut tx = self.store.write().await?;
         let unit = tx
             .unit(id)

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Writes authorization.csv: the expected answer of every route to every kind of caller.
+
+The rules below restate SPEC.md section 2, independently of the server's code:
+- The callers hold their posts in one county, K1 ("own"). Relations name the unit a
+  request is about, seen from K1: child (a primary under K1), deeper (a cell under it),
+  parent (the province above K1), sibling (another county of that province),
+  sibling_child (a primary of that county), other_province (another province).
+- A secretary or an official of K1 reads and acts on K1 and everything under it. Taking
+  a unit out of its place (moving, removing) needs authority over its parent.
+- A member of K1 reads K1 itself, nothing under it, and changes nothing.
+- Nothing else is visible: a unit out of sight answers 404 in a path, and "unknown" (422)
+  when named in a body, exactly as a unit that does not exist.
+- Without a session every route but sign-in answers 401. The administrator may do all.
+
+Requests are chosen so that an allowed write either adds something harmless or fails on
+a rule checked after authorization (a duplicate code, an unknown person), so that every
+row can run against the same organization. Run this script after changing a rule or a
+route, and review the difference.
+"""
+import csv
+import os
+
+ROLES = ["admin", "secretary", "official", "member", "anonymous"]
+RELATIONS = ["own", "child", "deeper", "parent", "sibling", "sibling_child", "other_province"]
+INSIDE = {"own", "child", "deeper"}
+KIND = {"own": "city_county", "child": "primary", "deeper": "cell", "parent": "province",
+        "sibling": "city_county", "sibling_child": "primary", "other_province": "province"}
+
+
+def sees(role, relation):
+    """Whether the caller may read the unit at this relation."""
+    if role == "admin":
+        return True
+    if role in ("secretary", "official"):
+        return relation in INSIDE
+    if role == "member":
+        return relation == "own"
+    return False
+
+
+def writes(role, relation):
+    return role == "admin" or (role in ("secretary", "official") and relation in INSIDE)
+
+
+def takes_out(role, relation):
+    """Authority over the unit's parent: the own unit's parent is the province."""
+    return role == "admin" or (role in ("secretary", "official") and relation in ("child", "deeper"))
+
+
+def path_read(role, relation, allowed="200"):
+    if role == "anonymous":
+        return "401"
+    return allowed if sees(role, relation) else "404"
+
+
+def path_write(role, relation, allowed):
+    if role == "anonymous":
+        return "401"
+    if not sees(role, relation):
+        return "404"
+    return allowed if writes(role, relation) else "403"
+
+
+def reference(role, relation, allowed, unknown):
+    """A unit named in a body and written under."""
+    if role == "anonymous":
+        return "401"
+    if not sees(role, relation):
+        return f"422 {unknown}"
+    return allowed if writes(role, relation) else "403"
+
+
+def cell_under(relation):
+    # A cell may sit under a primary only; elsewhere the kind rule refuses it. The
+    # code "C" is taken, so under a primary the answer is a duplicate.
+    return "409 duplicate_code" if KIND[relation] == "primary" else "422 kind_not_allowed"
+
+
+ROUTES = [
+    ("GET", "/api/v1/units/{id}", lambda r, rel: path_read(r, rel)),
+    ("PATCH", "/api/v1/units/{id}", lambda r, rel: path_write(r, rel, "200")),
+    ("DELETE", "/api/v1/units/{id}", lambda r, rel: "401" if r == "anonymous" else "404" if not sees(r, rel)
+        else ("409" if takes_out(r, rel) else "403")),
+    ("GET", "/api/v1/units/{id}/children", lambda r, rel: path_read(r, rel)),
+    ("POST", "/api/v1/units/{id}/move", lambda r, rel: "401" if r == "anonymous" else "404" if not sees(r, rel)
+        else ("200" if takes_out(r, rel) else "403")),
+    ("POST", "/api/v1/units", lambda r, rel: reference(r, rel, cell_under(rel), "unknown_parent")),
+    ("GET", "/api/v1/units?under={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/export/units?under={id}", lambda r, rel: path_read(r, rel)),
+    ("POST", "/api/v1/import/units", lambda r, rel: "401" if r == "anonymous" else "422 invalid_rows"
+        if not sees(r, rel) or writes(r, rel) else "403"),
+    ("GET", "/api/v1/units/{id}/posts", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/units/{id}/notes", lambda r, rel: path_read(r, rel)),
+    ("POST", "/api/v1/posts", lambda r, rel: reference(r, rel, "422 unknown_person", "unknown_unit")),
+    ("POST", "/api/v1/posts/{post}/end", lambda r, rel: path_write(r, rel, "422 invalid_value")),
+    ("POST", "/api/v1/notes", lambda r, rel: reference(r, rel, "201", "unknown_unit")),
+    # Notes are records: they need authority, a member does not read them.
+    ("GET", "/api/v1/notes/{note}", lambda r, rel: "401" if r == "anonymous" else "200" if writes(r, rel) else "404"),
+    ("GET", "/api/v1/people/{person}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/people/{person}/posts", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/people?under={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/audit?under={id}", lambda r, rel: path_read(r, rel)),
+]
+
+UNRELATED = [
+    ("POST", "/api/v1/sessions", lambda r: "401 bad_credentials"),
+    ("DELETE", "/api/v1/sessions/current", lambda r: "401" if r == "anonymous" else "204"),
+    ("POST", "/api/v1/accounts", lambda r: "401" if r == "anonymous" else "422 unknown_person" if r == "admin" else "403"),
+    ("POST", "/api/v1/people", lambda r: "401" if r == "anonymous" else "403" if r == "member" else "201"),
+    ("GET", "/api/v1/people", lambda r: "401" if r == "anonymous" else "200"),
+    ("GET", "/api/v1/units", lambda r: "401" if r == "anonymous" else "200"),
+    ("GET", "/api/v1/export/units", lambda r: "401" if r == "anonymous" else "200"),
+    ("GET", "/api/v1/audit", lambda r: "401" if r == "anonymous" else "200"),
+    ("GET", "/api/v1/audit/verify", lambda r: "401" if r == "anonymous" else "200" if r == "admin" else "403"),
+]
+
+here = os.path.dirname(os.path.abspath(__file__))
+with open(os.path.join(here, "authorization.csv"), "w", newline="") as out:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["method", "route", "role", "relation", "expect"])
+    for method, route, rule in ROUTES:
+        for role in ROLES:
+            for relation in RELATIONS:
+                writer.writerow([method, route, role, relation, rule(role, relation)])
+    for method, route, rule in UNRELATED:
+        for role in ROLES:
+            writer.writerow([method, route, role, "none", rule(role)])

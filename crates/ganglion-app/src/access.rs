@@ -81,12 +81,13 @@ impl LoginLimiter {
     const PER_LOGIN: (usize, Duration) = (10, Duration::from_secs(15 * 60));
     const PER_ADDRESS: (usize, Duration) = (30, Duration::from_secs(60));
 
-    /// Counts an attempt, or refuses it with the seconds until the next one may be made.
+    /// Counts an attempt from an address, or refuses it with the seconds to wait, when
+    /// the address or the login has had too many attempts (failed ones, for a login).
     fn attempt(&self, login: &str, address: &str) -> Result<(), u64> {
         let now = Instant::now();
         let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
         let keys = [
-            (format!("login:{}", login.to_lowercase()), Self::PER_LOGIN),
+            (Self::login_key(login), Self::PER_LOGIN),
             (format!("address:{address}"), Self::PER_ADDRESS),
         ];
         let mut wait = 0;
@@ -101,9 +102,7 @@ impl LoginLimiter {
         if wait > 0 {
             return Err(wait);
         }
-        for (key, _) in keys {
-            attempts.entry(key).or_default().push(now);
-        }
+        attempts.entry(keys[1].0.clone()).or_default().push(now);
         // Forget quiet keys now and then so the map cannot grow without bound.
         if attempts.len() > 10_000 {
             attempts.retain(|_, recent| {
@@ -113,6 +112,19 @@ impl LoginLimiter {
             });
         }
         Ok(())
+    }
+
+    /// Counts a failed sign-in against the login.
+    fn failed(&self, login: &str) {
+        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
+        attempts
+            .entry(Self::login_key(login))
+            .or_default()
+            .push(Instant::now());
+    }
+
+    fn login_key(login: &str) -> String {
+        format!("login:{}", login.to_lowercase())
     }
 }
 
@@ -143,6 +155,7 @@ impl App {
             .await
             .map_err(|error| AppError::Internal(error.to_string()))?;
         let Some(account) = account.filter(|_| matches) else {
+            self.limiter.failed(&attempt.login);
             self.record_denial(
                 ctx,
                 "session.create",

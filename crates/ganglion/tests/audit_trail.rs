@@ -18,10 +18,8 @@ const COLUMNS: &str = "seq, at, actor, action, object, unit_id, before_digest, a
 
 /// The rows as stored, every column as text, for putting them back exactly.
 async fn rows(connection: &mut AnyConnection) -> Vec<Vec<Option<String>>> {
-    let sql = format!(
-        "SELECT CAST(seq AS TEXT), at, actor, action, object, CAST(unit_id AS TEXT), before_digest, after_digest, request_id, prev_hash, hash FROM audit ORDER BY seq"
-    );
-    sqlx::query(&sql)
+    let sql = "SELECT CAST(seq AS TEXT), at, actor, action, object, CAST(unit_id AS TEXT), before_digest, after_digest, request_id, prev_hash, hash FROM audit ORDER BY seq";
+    sqlx::query(sql)
         .fetch_all(&mut *connection)
         .await
         .unwrap()

@@ -282,7 +282,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                     continue;
                 }
                 for role in ["admin", "secretary", "official", "member", "anonymous"] {
-                    let documented = path.replace("{id}", "{id}");
+                    let documented = path.as_str();
                     let found = covered.iter().any(|(m, r, ro)| {
                         m == method
                             && ro == role

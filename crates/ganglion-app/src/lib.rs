@@ -308,6 +308,46 @@ impl App {
         self.ensure_admin(password).await
     }
 
+    /// Writes a consistent copy of the whole organization to a new SQLite file, while
+    /// the server may go on writing. Only the administrator (or the operator) may.
+    pub async fn backup(&self, ctx: &Ctx, file: &std::path::Path) -> Result<u64, AppError> {
+        self.authorize(
+            ctx,
+            Action::Read,
+            Resource::Instance,
+            "backup",
+            "database.backup",
+            file.display().to_string(),
+        )
+        .await?;
+        Ok(self.store.backup(file).await?)
+    }
+
+    /// Restores a backup into an empty database and opens it; the restore itself is the
+    /// first entry after the restored history.
+    pub async fn restore(
+        database_url: &str,
+        file: &std::path::Path,
+    ) -> Result<(Self, u64), AppError> {
+        let store = Store::open(database_url, OpenMode::Create).await?;
+        let copied = store.restore(file).await.map_err(|error| match error {
+            StoreError::NotEmpty(message) => AppError::Conflict {
+                code: "not_empty",
+                message,
+            },
+            other => AppError::Store(other),
+        })?;
+        let app = Self::with_store(store).await?;
+        let tx = app.store.write().await?;
+        let audit = Audit::new(
+            "database.restore",
+            format!("backup:{}", file.display()),
+            None,
+        );
+        app.finish_write(tx, &Ctx::operator(), audit, ()).await?;
+        Ok((app, copied))
+    }
+
     pub fn template(&self) -> &Template {
         &self.template
     }

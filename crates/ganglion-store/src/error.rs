@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The database is set up in a way that could lose acknowledged writes.
     #[error("refusing to use the database: {0}")]
     Unsafe(String),
+    /// The database already holds data where an empty one is needed.
+    #[error("{0}")]
+    NotEmpty(String),
     /// A uniqueness rule of the schema was broken, by the named constraint.
     #[error("duplicate value for {0}")]
     Duplicate(Constraint),

@@ -7,6 +7,7 @@
 //! is written once, here, keyed on [`Backend`].
 
 mod audit;
+mod backup;
 mod error;
 mod idempotency;
 mod open;

@@ -29,6 +29,9 @@ fn every_command_shows_an_example() {
         &["import", "units", "--help"],
         &["export", "--help"],
         &["export", "units", "--help"],
+        &["audit", "verify", "--help"],
+        &["backup", "--help"],
+        &["restore", "--help"],
     ] {
         let output = ganglion(command);
         assert!(output.status.success(), "{command:?}");

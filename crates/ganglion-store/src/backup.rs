@@ -1,0 +1,267 @@
+//! Backups and restores. A backup is a SQLite file holding every table, consistent to one
+//! moment even while the server writes: on SQLite it is `VACUUM INTO`, on PostgreSQL a
+//! copy of every table read in one repeatable-read snapshot. Restoring copies a backup
+//! into an empty database of either backend, ids and audit chain untouched.
+
+use std::path::Path;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row};
+
+use crate::{Backend, OpenMode, Store, StoreError};
+
+#[derive(Clone, Copy)]
+enum Column {
+    Int,
+    OptionalInt,
+    Text,
+    OptionalText,
+}
+
+use Column::{Int, OptionalInt, OptionalText, Text};
+
+/// Every table, parents before the tables that refer to them.
+const TABLES: &[(&str, &[(&str, Column)])] = &[
+    ("settings", &[("key", Text), ("value", Text)]),
+    (
+        "units",
+        &[
+            ("id", Int),
+            ("parent_id", OptionalInt),
+            ("kind", Text),
+            ("name", Text),
+            ("code", Text),
+            ("tags", Text),
+            ("depth", Int),
+            ("path", Text),
+        ],
+    ),
+    ("unit_tags", &[("tag", Text), ("unit_id", Int)]),
+    (
+        "idempotency_keys",
+        &[
+            ("key", Text),
+            ("fingerprint", Text),
+            ("status", Int),
+            ("body", Text),
+            ("created_at", Text),
+        ],
+    ),
+    (
+        "people",
+        &[("id", Int), ("name", Text), ("created_at", Text)],
+    ),
+    (
+        "posts",
+        &[
+            ("id", Int),
+            ("person_id", Int),
+            ("unit_id", Int),
+            ("role", Text),
+            ("title", Text),
+            ("start_date", Text),
+            ("end_date", OptionalText),
+        ],
+    ),
+    (
+        "accounts",
+        &[
+            ("id", Int),
+            ("login", Text),
+            ("person_id", OptionalInt),
+            ("password_hash", Text),
+            ("admin", Int),
+            ("created_at", Text),
+        ],
+    ),
+    (
+        "sessions",
+        &[
+            ("token_hash", Text),
+            ("account_id", Int),
+            ("created_at", Text),
+            ("expires_at", Text),
+            ("revoked_at", OptionalText),
+        ],
+    ),
+    (
+        "notes",
+        &[
+            ("id", Int),
+            ("unit_id", Int),
+            ("hidden_from", OptionalInt),
+            ("text", Text),
+            ("created_at", Text),
+        ],
+    ),
+    (
+        "audit",
+        &[
+            ("seq", Int),
+            ("at", Text),
+            ("actor", Text),
+            ("action", Text),
+            ("object", Text),
+            ("unit_id", OptionalInt),
+            ("before_digest", OptionalText),
+            ("after_digest", OptionalText),
+            ("request_id", Text),
+            ("prev_hash", Text),
+            ("hash", Text),
+        ],
+    ),
+];
+
+/// Tables whose ids PostgreSQL hands out itself, and so must be told where to go on.
+const IDENTITY_TABLES: &[&str] = &["people", "posts", "accounts", "notes"];
+
+enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+fn read_row(row: &AnyRow, columns: &[(&str, Column)]) -> Result<Vec<Value>, sqlx::Error> {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(index, (_, column))| {
+            Ok(match column {
+                Int | OptionalInt => Value::Int(row.try_get(index)?),
+                Text | OptionalText => Value::Text(row.try_get(index)?),
+            })
+        })
+        .collect()
+}
+
+fn select_sql(table: &str, columns: &[(&str, Column)]) -> String {
+    // Integers are read as BIGINT so that one type serves both backends.
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, column)| match column {
+            Int | OptionalInt => format!("CAST({name} AS BIGINT)"),
+            Text | OptionalText => (*name).to_owned(),
+        })
+        .collect();
+    let key = columns[0].0;
+    format!("SELECT {} FROM {table} ORDER BY {key}", list.join(", "))
+}
+
+/// Copies every table from `source` (inside a snapshot) into `target`, in one write.
+async fn copy_tables(source: &mut sqlx::AnyConnection, target: &Store) -> Result<u64, StoreError> {
+    let mut target_tx = target.write().await?;
+    let mut copied = 0;
+    for (table, columns) in TABLES {
+        let rows = sqlx::query(&select_sql(table, columns))
+            .fetch_all(&mut *source)
+            .await?;
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let per_statement = (30_000 / columns.len()).min(100);
+        for chunk in rows.chunks(per_statement) {
+            let mut values = Vec::with_capacity(chunk.len());
+            for row in 0..chunk.len() {
+                let placeholders: Vec<String> = (1..=columns.len())
+                    .map(|column| format!("${}", row * columns.len() + column))
+                    .collect();
+                values.push(format!("({})", placeholders.join(", ")));
+            }
+            let sql = format!(
+                "INSERT INTO {table} ({}) VALUES {}",
+                names.join(", "),
+                values.join(", ")
+            );
+            let mut query = sqlx::query::<Any>(&sql);
+            for row in chunk {
+                for value in read_row(row, columns)? {
+                    query = match value {
+                        Value::Int(value) => query.bind(value),
+                        Value::Text(value) => query.bind(value),
+                    };
+                }
+            }
+            query.execute(&mut *target_tx.tx).await?;
+        }
+        copied += rows.len() as u64;
+    }
+    if target.backend == Backend::Postgres {
+        for table in IDENTITY_TABLES {
+            sqlx::query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            ))
+            .execute(&mut *target_tx.tx)
+            .await?;
+        }
+    }
+    target_tx.commit().await?;
+    Ok(copied)
+}
+
+impl Store {
+    /// Writes a consistent copy of the whole database to a new SQLite file.
+    pub async fn backup(&self, file: &Path) -> Result<u64, StoreError> {
+        if file.exists() {
+            return Err(StoreError::BadUrl(format!(
+                "{} already exists; a backup never overwrites a file",
+                file.display()
+            )));
+        }
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::query("VACUUM INTO $1")
+                    .bind(file.to_string_lossy().into_owned())
+                    .execute(&self.pool)
+                    .await?;
+                let copy = Store::open(&format!("sqlite://{}", file.display()), OpenMode::Existing)
+                    .await?;
+                let count = copy.row_count().await?;
+                copy.close().await;
+                Ok(count)
+            }
+            Backend::Postgres => {
+                let target =
+                    Store::open(&format!("sqlite://{}", file.display()), OpenMode::Create).await?;
+                let mut snapshot = self.snapshot().await?;
+                let copied = copy_tables(&mut snapshot.tx, &target).await;
+                target.close().await;
+                if copied.is_err() {
+                    let _ = std::fs::remove_file(file);
+                }
+                copied
+            }
+        }
+    }
+
+    /// Fills this database, which must hold nothing yet, from a backup file.
+    pub async fn restore(&self, file: &Path) -> Result<u64, StoreError> {
+        if !file.exists() {
+            return Err(StoreError::BadUrl(format!(
+                "there is no backup at {}",
+                file.display()
+            )));
+        }
+        if self.row_count().await? > 0 {
+            return Err(StoreError::NotEmpty(
+                "the database to restore into already holds data; restore only into an empty one"
+                    .into(),
+            ));
+        }
+        let source =
+            Store::open(&format!("sqlite://{}", file.display()), OpenMode::Existing).await?;
+        let mut snapshot = source.snapshot().await?;
+        let copied = copy_tables(&mut snapshot.tx, self).await;
+        drop(snapshot);
+        source.close().await;
+        copied
+    }
+
+    /// How many rows the organization's tables hold in all.
+    async fn row_count(&self) -> Result<u64, StoreError> {
+        let mut total = 0i64;
+        for (table, _) in TABLES {
+            let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&self.pool)
+                .await?;
+            total += count;
+        }
+        Ok(total as u64)
+    }
+}

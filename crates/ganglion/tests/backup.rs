@@ -54,15 +54,7 @@ async fn a_backup_under_write_load_restores_whole_and_consistent() {
                 })
             })
             .collect();
-        while written.load(Ordering::Relaxed) < 20 {
-            tokio::task::yield_now().await;
-            tokio::time::timeout(
-                std::time::Duration::from_millis(10),
-                std::future::pending::<()>(),
-            )
-            .await
-            .ok();
-        }
+        watched.wait_for(|total| *total >= 20).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ganglion.backup");
         let rows = server.app.backup(&Ctx::operator(), &file).await.unwrap();

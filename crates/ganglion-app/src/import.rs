@@ -47,107 +47,18 @@ impl Progress for Silent {
 
 /// Reads the CSV form of API.md: header `code,parent_code,kind,name,tags`.
 pub fn parse_unit_csv(bytes: &[u8]) -> Result<Vec<ImportRow>, Vec<RowError>> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes);
-    let mut rows = Vec::new();
-    let mut errors = Vec::new();
-    let mut record = csv::ByteRecord::new();
-    let mut first = true;
-    // Lines are counted from byte offsets: the reader's own line count skips blank lines.
-    let mut counted_to = 0usize;
-    let mut line = 1u64;
-    let mut line_at = |offset: usize| {
-        // A record's position can point at the blank lines skipped before it.
-        let mut offset = offset.min(bytes.len());
-        while offset < bytes.len() && matches!(bytes[offset], b'\n' | b'\r') {
-            offset += 1;
-        }
-        line += bytes[counted_to..offset]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
-        counted_to = offset;
-        line
-    };
-    loop {
-        let start = reader.position().byte() as usize;
-        match reader.read_byte_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(error) => {
-                errors.push(RowError {
-                    line: line_at(start),
-                    code: None,
-                    reason: format!("the row cannot be read as CSV: {error}"),
-                });
-                break;
-            }
-        }
-        let line = line_at(record.position().map_or(start, |p| p.byte() as usize));
-        let fields: Result<Vec<&str>, _> = record.iter().map(std::str::from_utf8).collect();
-        let Ok(fields) = fields else {
-            errors.push(RowError {
-                line,
-                code: None,
-                reason: "bad encoding: the row is not valid UTF-8".into(),
-            });
-            first = false;
-            continue;
-        };
-        if first {
-            first = false;
-            let header: Vec<&str> = fields.iter().map(|f| f.trim()).collect();
-            if header.join(",") != UNIT_CSV_HEADER {
-                errors.push(RowError {
-                    line,
-                    code: None,
-                    reason: format!(
-                        "the first line must be the header {UNIT_CSV_HEADER:?}, not {:?}",
-                        header.join(",")
-                    ),
-                });
-                return Err(errors);
-            }
-            continue;
-        }
-        if fields.len() == 1 && fields[0].trim().is_empty() {
-            continue;
-        }
-        if fields.len() != 5 {
-            errors.push(RowError {
-                line,
-                code: fields.first().map(|code| code.to_string()),
-                reason: format!(
-                    "a row has 5 fields ({UNIT_CSV_HEADER}), this one has {}",
-                    fields.len()
-                ),
-            });
-            continue;
-        }
-        rows.push(ImportRow {
+    let records = crate::csv_file::read_records(bytes, UNIT_CSV_HEADER)?;
+    Ok(records
+        .into_iter()
+        .map(|(line, fields)| ImportRow {
             line,
             code: fields[0].trim().to_owned(),
             parent_code: fields[1].trim().to_owned(),
             kind: fields[2].trim().to_owned(),
-            name: fields[3].to_owned(),
-            tags: fields[4].to_owned(),
-        });
-    }
-    if first {
-        errors.push(RowError {
-            line: 1,
-            code: None,
-            reason: format!("the file is empty; it must start with the header {UNIT_CSV_HEADER:?}"),
-        });
-    }
-    if errors.is_empty() {
-        Ok(rows)
-    } else {
-        Err(errors)
-    }
+            name: fields[3].clone(),
+            tags: fields[4].clone(),
+        })
+        .collect())
 }
 
 /// Where a row's parent is: nowhere (top of the tree), in the file, or already stored.

@@ -9,12 +9,14 @@
 mod access;
 mod audit;
 mod clock;
+mod csv_file;
 mod demo;
 mod error;
 mod import;
 mod notes;
 mod page;
 mod people;
+mod people_transfer;
 mod units;
 
 use std::sync::{Arc, RwLock};
@@ -32,7 +34,28 @@ pub use page::Page;
 pub use people::{
     AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
 };
+pub use people_transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
 pub use units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
+
+/// A CSV export read piece by piece, so that a large one never sits in memory whole.
+pub trait CsvExport: Send + 'static {
+    /// The next piece of the file, `None` at the end.
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<u8>>, AppError>> + Send;
+}
+
+impl CsvExport for UnitExport {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, AppError> {
+        UnitExport::next_chunk(self).await
+    }
+}
+
+impl CsvExport for PeopleExport {
+    async fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, AppError> {
+        PeopleExport::next_chunk(self).await
+    }
+}
 
 /// Who is acting, as the audit trail names them.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -123,11 +123,7 @@ fn bench_authorize(units: u64, checks: usize) {
 }
 
 /// The obvious way: walk up from the target until a unit the principal holds a post in.
-fn naive_read(
-    principal: &Principal,
-    target: UnitId,
-    parents: &[Option<UnitId>],
-) -> bool {
+fn naive_read(principal: &Principal, target: UnitId, parents: &[Option<UnitId>]) -> bool {
     let mut current = Some(target);
     while let Some(unit) = current {
         if principal

@@ -21,7 +21,7 @@ pub use audit::AuditDraft;
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
 pub use open::{redact_url, OpenMode};
-pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostRow, SessionRow};
+pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow};
 pub use units::{child_path, root_path, UnitFilter, UnitRow};
 
 /// Which database is behind the store; picked once, from the URL.

@@ -267,7 +267,59 @@ impl Store {
     }
 }
 
+/// A post as exported: with the person's import key and the unit's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostExportRow {
+    pub post: PostRow,
+    pub person_ref: Option<String>,
+}
+
 impl ReadTx {
+    /// Posts in units of the path ranges (all with `None`), by post id after `after`.
+    pub async fn posts_in(
+        &mut self,
+        ranges: Option<&[(String, String)]>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PostExportRow>, StoreError> {
+        let mut clauses = vec!["s.id > $1".to_owned()];
+        let mut binds = Vec::new();
+        if let Some(ranges) = ranges {
+            let mut any = Vec::new();
+            for (start, end) in ranges {
+                binds.push(start.clone());
+                binds.push(end.clone());
+                any.push(format!(
+                    "(u.path >= ${} AND u.path < ${})",
+                    binds.len(),
+                    binds.len() + 1
+                ));
+            }
+            if any.is_empty() {
+                any.push("1 = 0".into());
+            }
+            clauses.push(format!("({})", any.join(" OR ")));
+        }
+        let sql = format!(
+            "SELECT {POST_COLUMNS}, p.ref FROM {POST_FROM} WHERE {} ORDER BY s.id LIMIT {limit}",
+            clauses.join(" AND ")
+        );
+        let mut query = sqlx::query(&sql).bind(after);
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(&mut *self.tx).await?;
+        Ok(rows
+            .iter()
+            .map(|row| -> Result<_, sqlx::Error> {
+                Ok(PostExportRow {
+                    post: post_from_row(row)?,
+                    person_ref: row.try_get(9)?,
+                })
+            })
+            .collect::<Result<_, _>>()?)
+    }
+
     pub async fn posts_of_person(&mut self, person: i64) -> Result<Vec<PostRow>, StoreError> {
         fetch_posts(&mut *self.tx, "s.person_id = $1", person).await
     }
@@ -275,15 +327,47 @@ impl ReadTx {
 
 impl WriteTx {
     pub async fn insert_person(&mut self, name: &str, at: &str) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar(
-                "INSERT INTO people (name, created_at) VALUES ($1, $2) RETURNING id",
-            )
-            .bind(name)
-            .bind(at)
-            .fetch_one(&mut *self.tx)
-            .await?,
+        self.insert_person_with_ref(name, None, at).await
+    }
+
+    /// A person with the key they have in the system they were imported from.
+    pub async fn insert_person_with_ref(
+        &mut self,
+        name: &str,
+        person_ref: Option<&str>,
+        at: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO people (name, created_at, ref) VALUES ($1, $2, $3) RETURNING id",
         )
+        .bind(name)
+        .bind(at)
+        .bind(person_ref)
+        .fetch_one(&mut *self.tx)
+        .await?)
+    }
+
+    /// The stored people among these import keys: `(ref, id, name)`.
+    pub async fn people_by_refs(
+        &mut self,
+        refs: &[&str],
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in refs.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT ref, id, name FROM people WHERE ref IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for person_ref in chunk {
+                query = query.bind(*person_ref);
+            }
+            for row in query.fetch_all(&mut *self.tx).await? {
+                found.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+            }
+        }
+        Ok(found)
     }
 
     pub async fn person_exists(&mut self, id: i64) -> Result<bool, StoreError> {

@@ -125,6 +125,14 @@ enum AuditWhat {
 
 #[derive(Subcommand)]
 enum ImportWhat {
+    /// People and their posts from a CSV file with the header
+    /// person_ref,name,unit_code,role,title,start,end (one row per post).
+    #[command(after_help = "Example:\n  ganglion import people people.csv")]
+    People {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Units from a CSV file with the header code,parent_code,kind,name,tags.
     #[command(
         after_help = "Example:\n  ganglion import units units.csv --db sqlite://ganglion.db"
@@ -138,6 +146,18 @@ enum ImportWhat {
 
 #[derive(Subcommand)]
 enum ExportWhat {
+    /// People and the posts they hold and held, in the import format.
+    #[command(after_help = "Example:\n  ganglion export people --under P01 > p01-people.csv")]
+    People {
+        /// Only posts in the unit with this code and those under it.
+        #[arg(long, value_name = "CODE")]
+        under: Option<String>,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Units, parents before children, in the import format.
     #[command(after_help = "Example:\n  ganglion export units --under P01 > p01.csv")]
     Units {
@@ -283,38 +303,82 @@ async fn main() -> Result<()> {
             }
             app.close().await;
         }
+        Command::Import {
+            what: ImportWhat::People { file, db },
+        } => {
+            let app = App::open(&db.url).await?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            match app.import_people_csv(&Ctx::operator(), &bytes).await {
+                Ok(summary) => println!(
+                    "Imported {} people and {} posts.",
+                    summary.people_created, summary.posts_created
+                ),
+                Err(ganglion_app::AppError::Rows { rows }) => {
+                    for row in &rows {
+                        eprintln!("line {}: {}", row.line, row.reason);
+                    }
+                    bail!("{} rows are not valid; nothing was imported", rows.len());
+                }
+                Err(other) => return Err(other.into()),
+            }
+            app.close().await;
+        }
+        Command::Export {
+            what: ExportWhat::People { under, output, db },
+        } => {
+            let app = App::open(&db.url).await?;
+            let under_id = unit_id_of_code(&app, under.as_deref()).await?;
+            let export = app
+                .export_people(&Ctx::operator(), under_id.as_deref())
+                .await?;
+            write_export(export, output.as_deref()).await?;
+            app.close().await;
+        }
         Command::Export {
             what: ExportWhat::Units { under, output, db },
         } => {
             let app = App::open(&db.url).await?;
-            let ctx = Ctx::operator();
-            let under_id = match &under {
-                Some(code) => Some(
-                    app.unit_by_code(&ctx, code)
-                        .await
-                        .with_context(|| format!("no unit has the code {code}"))?
-                        .id,
-                ),
-                None => None,
-            };
-            let mut export = app.export_units(&ctx, under_id.as_deref()).await?;
-            let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin> = match &output {
-                Some(path) => Box::new(
-                    tokio::fs::File::create(path)
-                        .await
-                        .with_context(|| format!("cannot create {}", path.display()))?,
-                ),
-                None => Box::new(tokio::io::stdout()),
-            };
-            while let Some(chunk) = export.next_chunk().await? {
-                sink.write_all(&chunk).await?;
-            }
-            sink.flush().await?;
-            // The export holds its snapshot's connection; closing waits for every one.
-            drop(export);
+            let under_id = unit_id_of_code(&app, under.as_deref()).await?;
+            let export = app
+                .export_units(&Ctx::operator(), under_id.as_deref())
+                .await?;
+            write_export(export, output.as_deref()).await?;
             app.close().await;
         }
     }
+    Ok(())
+}
+
+/// The id of the unit with this code, for commands that take a code.
+async fn unit_id_of_code(app: &App, code: Option<&str>) -> Result<Option<String>> {
+    let Some(code) = code else { return Ok(None) };
+    let unit = app
+        .unit_by_code(&Ctx::operator(), code)
+        .await
+        .with_context(|| format!("no unit has the code {code}"))?;
+    Ok(Some(unit.id))
+}
+
+/// Writes an export to a file or to standard output, piece by piece.
+async fn write_export(
+    mut export: impl ganglion_app::CsvExport,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin> = match output {
+        Some(path) => Box::new(
+            tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(tokio::io::stdout()),
+    };
+    while let Some(chunk) = export.next_chunk().await? {
+        sink.write_all(&chunk).await?;
+    }
+    sink.flush().await?;
+    // The export holds its snapshot's connection until dropped here, before the
+    // caller closes the pool (which waits for every connection).
     Ok(())
 }
 

@@ -359,3 +359,101 @@ async fn a_note_hidden_from_a_subtree_is_not_seen_there() {
         server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn people_and_posts_go_through_csv_all_or_nothing() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let c = server.unit(None, "centre", "C").await;
+        let p1 = server.unit(Some(&c), "province", "P1").await;
+        server.unit(Some(&p1), "city_county", "K1").await;
+        let header = "person_ref,name,unit_code,role,title,start,end\n";
+
+        let bad = format!(
+            "{header}E1,Kim Chol,P1,secretary,chief secretary,2020-01-01,\n\
+             E1,Kim Chul,K1,member,,2021-01-01,\n\
+             E2,Ri Song,NOPE,official,,,\n\
+             E3,Pak Il,K1,chieftain,,,\n\
+             E4,O Nam,K1,member,,2021-05-01,2020-01-01\n\
+             E5,Han Su,,member,,,\n"
+        );
+        let answer = server
+            .post_raw("/api/v1/import/people", "text/csv", bad)
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.text
+        );
+        let rows = answer.json()["error"]["rows"].as_array().unwrap().clone();
+        let lines: Vec<u64> = rows.iter().map(|r| r["line"].as_u64().unwrap()).collect();
+        assert_eq!(lines, [3, 4, 5, 6, 7], "{rows:?}");
+        assert!(
+            server.get("/api/v1/people").await.json()["items"]
+                .as_array()
+                .unwrap()
+                .is_empty(),
+            "nothing was imported"
+        );
+
+        let good = format!(
+            "{header}E1,Kim Chol,P1,secretary,chief secretary,2020-01-01,\n\
+             E1,Kim Chol,K1,official,\"official of the life guidance section\",2019-01-01,2019-12-31\n\
+             E2,Ri Song,K1,member,,2021-03-01,\n\
+             E3,Pak Il,,,,,\n"
+        );
+        let answer = server
+            .post_raw("/api/v1/import/people", "text/csv", good.clone())
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert_eq!(
+            answer.json(),
+            json!({"people_created": 3, "posts_created": 3})
+        );
+        let holders = server
+            .get(&format!("/api/v1/units/{p1}/posts"))
+            .await
+            .json();
+        assert_eq!(holders[0]["person_name"], json!("Kim Chol"));
+        assert_eq!(holders[0]["title"], json!("chief secretary"));
+
+        // Exported, the posts read back as they were written.
+        let exported = server.get("/api/v1/export/people").await.text;
+        let mut lines: Vec<&str> = exported.lines().skip(1).collect();
+        lines.sort_unstable();
+        assert_eq!(
+            lines,
+            [
+                "E1,Kim Chol,K1,official,official of the life guidance section,2019-01-01,2019-12-31",
+                "E1,Kim Chol,P1,secretary,chief secretary,2020-01-01,",
+                "E2,Ri Song,K1,member,,2021-03-01,",
+            ]
+        );
+        // A second import of the same people finds them by their key.
+        let again = server
+            .post_raw(
+                "/api/v1/import/people",
+                "text/csv",
+                format!("{header}E2,Ri Song,P1,member,,2022-01-01,\n"),
+            )
+            .await;
+        assert_eq!(
+            again.json(),
+            json!({"people_created": 0, "posts_created": 1})
+        );
+        let renamed = server
+            .post_raw(
+                "/api/v1/import/people",
+                "text/csv",
+                format!("{header}E2,Ri Sung,P1,member,,,\n"),
+            )
+            .await;
+        assert_eq!(
+            renamed.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a stored person's name is not silently changed"
+        );
+        server.stop().await;
+    }
+}

@@ -235,6 +235,14 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
             )
             .into_bytes(),
         )),
+        ("POST", "/api/v1/import/people", Some(t)) => Some((
+            "text/csv",
+            format!(
+                "person_ref,name,unit_code,role,title,start,end\nprobe,Probe,{},chieftain,,,\n",
+                t.code
+            )
+            .into_bytes(),
+        )),
         ("POST", "/api/v1/posts", Some(t)) => {
             json_body(json!({"person": "999999", "unit": t.unit, "role": "member"}))
         }

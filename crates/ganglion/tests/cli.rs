@@ -29,6 +29,8 @@ fn every_command_shows_an_example() {
         &["import", "units", "--help"],
         &["export", "--help"],
         &["export", "units", "--help"],
+        &["import", "people", "--help"],
+        &["export", "people", "--help"],
         &["audit", "verify", "--help"],
         &["backup", "--help"],
         &["restore", "--help"],

@@ -19,6 +19,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/units/{id}/move"),
     ("post", "/api/v1/import/units"),
     ("get", "/api/v1/export/units"),
+    ("post", "/api/v1/import/people"),
+    ("get", "/api/v1/export/people"),
     ("post", "/api/v1/sessions"),
     ("delete", "/api/v1/sessions/current"),
     ("post", "/api/v1/accounts"),

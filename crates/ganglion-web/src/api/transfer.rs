@@ -4,8 +4,7 @@ use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use ganglion_app::{ImportSummary, Silent};
+use ganglion_app::{CsvExport, ImportSummary, PeopleImportSummary, Silent};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,8 +18,10 @@ use crate::{AppState, IMPORT_BODY_LIMIT};
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import_units))
+        .routes(routes!(import_people))
         .layer(DefaultBodyLimit::max(IMPORT_BODY_LIMIT))
         .routes(routes!(export_units))
+        .routes(routes!(export_people))
 }
 
 /// Imports units from CSV (`code,parent_code,kind,name,tags`, tags separated by `;`),
@@ -73,8 +74,13 @@ async fn export_units(
     Caller { ctx, .. }: Caller,
     Query(query): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let mut export = state.app.export_units(&ctx, query.under.as_deref()).await?;
-    // The first chunk is read before answering, so that a failure is still a clean error.
+    let export = state.app.export_units(&ctx, query.under.as_deref()).await?;
+    csv_response(export, "units.csv").await
+}
+
+/// Streams an export. The first piece is read before answering, so that a failure
+/// there is still a clean error response.
+async fn csv_response(mut export: impl CsvExport, filename: &str) -> Result<Response, ApiError> {
     let first = export.next_chunk().await?.unwrap_or_default();
     let rest = futures::stream::unfold(export, |mut export| async move {
         match export.next_chunk().await {
@@ -92,10 +98,10 @@ async fn export_units(
     );
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                "attachment; filename=\"units.csv\"",
+                format!("attachment; filename=\"{filename}\""),
             ),
         ],
         Body::from_stream(stream),
@@ -103,7 +109,50 @@ async fn export_units(
         .into_response())
 }
 
-#[allow(dead_code)]
-fn _assert_summary_is_json(summary: ImportSummary) -> Json<ImportSummary> {
-    Json(summary)
+/// Imports people and their posts from CSV (`person_ref,name,unit_code,role,title,start,end`),
+/// all or nothing. `person_ref` is the person's key in the system the file comes from.
+#[utoipa::path(
+    post, path = "/api/v1/import/people", tag = "import",
+    request_body(content = String, content_type = "text/csv", description = "Header `person_ref,name,unit_code,role,title,start,end`; one row per post, or a row without unit_code for a person only"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
+    responses(
+        (status = 200, description = "Every row was imported", body = PeopleImportSummary),
+        (status = 403, description = "A unit of the file is one the caller may see but not appoint in", body = ErrorBody),
+        (status = 422, description = "Bad rows, each with its line number (`invalid_rows`); nothing was imported", body = ErrorBody),
+    )
+)]
+async fn import_people(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    request: Request,
+) -> Result<Response, ApiError> {
+    require_content_type(request.headers(), "text/csv")?;
+    let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+    let app = &state.app;
+    let bytes = &body.bytes;
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.import_people_csv(&ctx, bytes).await
+    })
+    .await
+}
+
+/// Exports the posts the caller may see as CSV, in the import format.
+#[utoipa::path(
+    get, path = "/api/v1/export/people", tag = "import",
+    params(ExportQuery),
+    responses(
+        (status = 200, description = "People and posts as CSV", content_type = "text/csv", body = String),
+        (status = 404, description = "`under` names no unit the caller may see", body = ErrorBody),
+    )
+)]
+async fn export_people(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Query(query): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    let export = state
+        .app
+        .export_people(&ctx, query.under.as_deref())
+        .await?;
+    csv_response(export, "people.csv").await
 }

@@ -13,6 +13,8 @@ The rules below restate SPEC.md section 2, independently of the server's code:
   when named in a body, exactly as a unit that does not exist.
 - Without a session every route but sign-in answers 401. The administrator may do all.
 
+A people import names the unit with a post whose role is not valid, so that an allowed
+import is refused for that row (422) and a unit out of sight is reported unknown (422).
 Requests are chosen so that an allowed write either adds something harmless or fails on
 a rule checked after authorization (a duplicate code, an unknown person), so that every
 row can run against the same organization. Run this script after changing a rule or a
@@ -90,6 +92,10 @@ ROUTES = [
     ("GET", "/api/v1/export/units?under={id}", lambda r, rel: path_read(r, rel)),
     ("POST", "/api/v1/import/units", lambda r, rel: "401" if r == "anonymous" else "422 invalid_rows"
         if not sees(r, rel) or writes(r, rel) else "403"),
+    # Adding people needs authority somewhere: a member is refused whatever the file says.
+    ("POST", "/api/v1/import/people", lambda r, rel: "401" if r == "anonymous" else "403" if r == "member"
+        else "422 invalid_rows"),
+    ("GET", "/api/v1/export/people?under={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/units/{id}/posts", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/units/{id}/notes", lambda r, rel: path_read(r, rel)),
     ("POST", "/api/v1/posts", lambda r, rel: reference(r, rel, "422 unknown_person", "unknown_unit")),
@@ -111,6 +117,7 @@ UNRELATED = [
     ("GET", "/api/v1/people", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/units", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/export/units", lambda r: "401" if r == "anonymous" else "200"),
+    ("GET", "/api/v1/export/people", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/audit", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/audit/verify", lambda r: "401" if r == "anonymous" else "200" if r == "admin" else "403"),
 ]

@@ -108,20 +108,12 @@ impl Store {
         let mut clauses = vec!["a.seq < $1".to_owned()];
         let mut binds = Vec::new();
         if let Some(ranges) = ranges {
-            let mut any = Vec::new();
-            for (start, end) in ranges {
-                binds.push(start.clone());
-                binds.push(end.clone());
-                any.push(format!(
-                    "(u.path >= ${} AND u.path < ${})",
-                    binds.len(),
-                    binds.len() + 1
-                ));
-            }
-            if any.is_empty() {
-                any.push("1 = 0".into());
-            }
-            clauses.push(format!("({})", any.join(" OR ")));
+            // $1 is the key bound first; the ranges' values follow it.
+            let any = crate::units::any_range_sql(ranges, |value| {
+                binds.push(value);
+                format!("${}", binds.len() + 1)
+            });
+            clauses.push(any);
         }
         let columns = AUDIT_COLUMNS
             .split(", ")

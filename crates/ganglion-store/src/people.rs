@@ -155,22 +155,13 @@ impl Store {
             ));
         }
         if let Some(ranges) = ranges {
-            let mut any = Vec::new();
-            for (start, end) in ranges {
-                binds.push(start.clone());
-                binds.push(end.clone());
-                any.push(format!(
-                    "(u.path >= ${} AND u.path < ${})",
-                    binds.len(),
-                    binds.len() + 1
-                ));
-            }
-            if any.is_empty() {
-                any.push("1 = 0".into());
-            }
+            // $1 is the key bound first; the ranges' values follow it.
+            let any = crate::units::any_range_sql(ranges, |value| {
+                binds.push(value);
+                format!("${}", binds.len() + 1)
+            });
             clauses.push(format!(
-                "EXISTS (SELECT 1 FROM posts s JOIN units u ON u.id = s.unit_id WHERE s.person_id = p.id AND ({}))",
-                any.join(" OR ")
+                "EXISTS (SELECT 1 FROM posts s JOIN units u ON u.id = s.unit_id WHERE s.person_id = p.id AND {any})"
             ));
         }
         let sql = format!(
@@ -285,20 +276,12 @@ impl ReadTx {
         let mut clauses = vec!["s.id > $1".to_owned()];
         let mut binds = Vec::new();
         if let Some(ranges) = ranges {
-            let mut any = Vec::new();
-            for (start, end) in ranges {
-                binds.push(start.clone());
-                binds.push(end.clone());
-                any.push(format!(
-                    "(u.path >= ${} AND u.path < ${})",
-                    binds.len(),
-                    binds.len() + 1
-                ));
-            }
-            if any.is_empty() {
-                any.push("1 = 0".into());
-            }
-            clauses.push(format!("({})", any.join(" OR ")));
+            // $1 is the key bound first; the ranges' values follow it.
+            let any = crate::units::any_range_sql(ranges, |value| {
+                binds.push(value);
+                format!("${}", binds.len() + 1)
+            });
+            clauses.push(any);
         }
         let sql = format!(
             "SELECT {POST_COLUMNS}, p.ref FROM {POST_FROM} WHERE {} ORDER BY s.id LIMIT {limit}",

@@ -116,6 +116,27 @@ fn unit_from_row(row: &AnyRow) -> Result<UnitRow, sqlx::Error> {
     })
 }
 
+/// `((u.path >= $a AND u.path < $b) OR …)`: units inside any of the ranges, and none
+/// when there are no ranges. `placeholder` records a value and names its placeholder.
+pub(crate) fn any_range_sql(
+    ranges: &[(String, String)],
+    mut placeholder: impl FnMut(String) -> String,
+) -> String {
+    let any: Vec<String> = ranges
+        .iter()
+        .map(|(start, end)| {
+            let a = placeholder(start.clone());
+            let b = placeholder(end.clone());
+            format!("(u.path >= {a} AND u.path < {b})")
+        })
+        .collect();
+    if any.is_empty() {
+        "1 = 0".into()
+    } else {
+        format!("({})", any.join(" OR "))
+    }
+}
+
 /// Escapes LIKE's wildcards; queries use `ESCAPE '\'`.
 pub(crate) fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
@@ -163,16 +184,9 @@ fn filter_sql(filter: &UnitFilter) -> (String, Vec<Param>) {
         ));
     }
     if let Some(ranges) = &filter.visible {
-        let mut any = Vec::new();
-        for (start, end) in ranges {
-            let a = next(Param::Text(start.clone()), &mut params);
-            let b = next(Param::Text(end.clone()), &mut params);
-            any.push(format!("(u.path >= {a} AND u.path < {b})"));
-        }
-        if any.is_empty() {
-            any.push("1 = 0".into());
-        }
-        clauses.push(format!("({})", any.join(" OR ")));
+        clauses.push(any_range_sql(ranges, |value| {
+            next(Param::Text(value), &mut params)
+        }));
     }
     if let Some(after) = &filter.after_path {
         let p = next(Param::Text(after.clone()), &mut params);

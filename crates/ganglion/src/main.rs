@@ -293,13 +293,7 @@ async fn main() -> Result<()> {
                     summary.created,
                     started.elapsed().as_secs_f64()
                 ),
-                Err(ganglion_app::AppError::Rows { rows }) => {
-                    for row in &rows {
-                        eprintln!("line {}: {}", row.line, row.reason);
-                    }
-                    bail!("{} rows are not valid; nothing was imported", rows.len());
-                }
-                Err(other) => return Err(other.into()),
+                Err(error) => return Err(explain_import_failure(error)),
             }
             app.close().await;
         }
@@ -314,13 +308,7 @@ async fn main() -> Result<()> {
                     "Imported {} people and {} posts.",
                     summary.people_created, summary.posts_created
                 ),
-                Err(ganglion_app::AppError::Rows { rows }) => {
-                    for row in &rows {
-                        eprintln!("line {}: {}", row.line, row.reason);
-                    }
-                    bail!("{} rows are not valid; nothing was imported", rows.len());
-                }
-                Err(other) => return Err(other.into()),
+                Err(error) => return Err(explain_import_failure(error)),
             }
             app.close().await;
         }
@@ -348,6 +336,19 @@ async fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Lists every bad row of a refused import on standard error.
+fn explain_import_failure(error: ganglion_app::AppError) -> anyhow::Error {
+    match error {
+        ganglion_app::AppError::Rows { rows } => {
+            for row in &rows {
+                eprintln!("line {}: {}", row.line, row.reason);
+            }
+            anyhow::anyhow!("{} rows are not valid; nothing was imported", rows.len())
+        }
+        other => other.into(),
+    }
 }
 
 /// The id of the unit with this code, for commands that take a code.

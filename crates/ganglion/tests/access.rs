@@ -235,6 +235,18 @@ async fn sessions_are_revocable_and_sign_in_is_rate_limited() {
         let token = server.login("admin", support::ADMIN_PASSWORD).await;
         let admin = server.as_caller(Some(token.clone()));
         assert_eq!(admin.get("/api/v1/units").await.status, StatusCode::OK);
+        // The same session carried in the cookie the web pages use.
+        let cookie = format!("theme=dark; {}={token}", ganglion_web::SESSION_COOKIE);
+        let by_cookie = server
+            .send_as(
+                None,
+                Method::GET,
+                "/api/v1/units",
+                None,
+                &[("cookie", cookie.as_str())],
+            )
+            .await;
+        assert_eq!(by_cookie.status, StatusCode::OK, "{}", by_cookie.text);
         assert_eq!(
             admin
                 .send(Method::DELETE, "/api/v1/sessions/current", None)

@@ -177,7 +177,7 @@ async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GANGLION_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=info".into()),
+                .unwrap_or_else(|_| "info,sqlx=warn,sqlx::query=error,tower_http=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -42,14 +42,29 @@ async fn import_units(
     Caller { ctx, .. }: Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_content_type(request.headers(), "text/csv")?;
-    let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
     let app = &state.app;
-    let bytes = &body.bytes;
-    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.import_units_csv(&ctx, bytes, &Silent).await
+    csv_write(app, ctx, request, |ctx, bytes| async move {
+        app.import_units_csv(&ctx, &bytes, &Silent).await
     })
     .await
+}
+
+/// Runs an import on a CSV body as a write: same idempotency, same errors.
+async fn csv_write<T, F, Fut>(
+    app: &ganglion_app::App,
+    ctx: ganglion_app::Ctx,
+    request: Request,
+    use_case: F,
+) -> Result<Response, ApiError>
+where
+    T: serde::Serialize,
+    F: FnOnce(ganglion_app::Ctx, axum::body::Bytes) -> Fut,
+    Fut: std::future::Future<Output = Result<T, ganglion_app::AppError>>,
+{
+    require_content_type(request.headers(), "text/csv")?;
+    let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
+    let bytes = body.bytes.clone();
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| use_case(ctx, bytes)).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -126,12 +141,9 @@ async fn import_people(
     Caller { ctx, .. }: Caller,
     request: Request,
 ) -> Result<Response, ApiError> {
-    require_content_type(request.headers(), "text/csv")?;
-    let body = <WriteBody as axum::extract::FromRequest<()>>::from_request(request, &()).await?;
     let app = &state.app;
-    let bytes = &body.bytes;
-    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.import_people_csv(&ctx, bytes).await
+    csv_write(app, ctx, request, |ctx, bytes| async move {
+        app.import_people_csv(&ctx, &bytes).await
     })
     .await
 }

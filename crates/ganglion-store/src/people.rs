@@ -302,10 +302,6 @@ impl ReadTx {
             })
             .collect::<Result<_, _>>()?)
     }
-
-    pub async fn posts_of_person(&mut self, person: i64) -> Result<Vec<PostRow>, StoreError> {
-        fetch_posts(&mut *self.tx, "s.person_id = $1", person).await
-    }
 }
 
 impl WriteTx {
@@ -416,19 +412,6 @@ impl WriteTx {
         .bind(at)
         .fetch_one(&mut *self.tx)
         .await?)
-    }
-
-    pub async fn set_password(
-        &mut self,
-        account: i64,
-        password_hash: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(account)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
     }
 
     pub async fn insert_session(

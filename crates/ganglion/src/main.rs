@@ -312,26 +312,20 @@ async fn main() -> Result<()> {
             }
             app.close().await;
         }
-        Command::Export {
-            what: ExportWhat::People { under, output, db },
-        } => {
+        Command::Export { what } => {
+            let people = matches!(what, ExportWhat::People { .. });
+            let (ExportWhat::Units { under, output, db }
+            | ExportWhat::People { under, output, db }) = what;
             let app = App::open(&db.url).await?;
             let under_id = unit_id_of_code(&app, under.as_deref()).await?;
-            let export = app
-                .export_people(&Ctx::operator(), under_id.as_deref())
-                .await?;
-            write_export(export, output.as_deref()).await?;
-            app.close().await;
-        }
-        Command::Export {
-            what: ExportWhat::Units { under, output, db },
-        } => {
-            let app = App::open(&db.url).await?;
-            let under_id = unit_id_of_code(&app, under.as_deref()).await?;
-            let export = app
-                .export_units(&Ctx::operator(), under_id.as_deref())
-                .await?;
-            write_export(export, output.as_deref()).await?;
+            let ctx = Ctx::operator();
+            if people {
+                let export = app.export_people(&ctx, under_id.as_deref()).await?;
+                write_export(export, output.as_deref()).await?;
+            } else {
+                let export = app.export_units(&ctx, under_id.as_deref()).await?;
+                write_export(export, output.as_deref()).await?;
+            }
             app.close().await;
         }
     }

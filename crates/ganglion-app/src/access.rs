@@ -19,6 +19,8 @@ use crate::{clock, Actor, App, AppError, Audit, Ctx};
 
 /// How long a session lasts.
 pub const SESSION_HOURS: i64 = 12;
+/// The same, in seconds, for a cookie's `Max-Age`.
+pub const SESSION_SECONDS: i64 = SESSION_HOURS * 3600;
 
 /// Argon2id with 19 MiB of memory and 2 passes: the OWASP minimum.
 fn hasher() -> Argon2<'static> {

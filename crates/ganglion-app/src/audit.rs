@@ -2,6 +2,7 @@
 
 use ganglion_core::audit::{AuditEntry, ChainVerifier};
 use ganglion_core::{Action, Resource, UnitId};
+use ganglion_store::AuditFilter;
 use serde::{Deserialize, Serialize};
 
 use crate::page::{checked_limit, decode_cursor, encode_cursor, Page};
@@ -44,6 +45,10 @@ impl From<AuditEntry> for AuditView {
 pub struct AuditQuery {
     /// Only entries about this unit and those under it.
     pub under: Option<String>,
+    /// Only actions starting with this text, e.g. `unit.` or `post.create`.
+    pub action: Option<String>,
+    /// Only entries of this actor, as the trail names them (`account:7`, `operator`).
+    pub actor: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -83,10 +88,14 @@ impl App {
                 .subtree_range()]),
             None => self.visible_ranges(ctx).await?,
         };
-        let mut entries = self
-            .store
-            .audit_about(ranges.as_deref(), before, limit + 1)
-            .await?;
+        let filter = AuditFilter {
+            ranges: ranges.as_deref(),
+            action_prefix: query.action.as_deref().filter(|text| !text.is_empty()),
+            actor: query.actor.as_deref().filter(|text| !text.is_empty()),
+            before_seq: before,
+            ..AuditFilter::default()
+        };
+        let mut entries = self.store.audit_about(&filter, limit + 1).await?;
         // The same predicate as everywhere decides; the ranges only narrowed the search.
         entries.retain(|entry| match entry.unit.and_then(UnitId::new) {
             Some(unit) => self.allowed(ctx, Action::Read, Resource::Unit(unit)),

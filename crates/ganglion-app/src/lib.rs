@@ -8,6 +8,7 @@
 
 mod access;
 mod audit;
+mod browse;
 mod clock;
 mod csv_file;
 mod demo;
@@ -24,8 +25,9 @@ use std::sync::{Arc, RwLock};
 use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
 use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
-pub use access::{generate_password, LoginAttempt, SessionView};
+pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
+pub use browse::{Me, OutlineNode, UnitSummary};
 pub use demo::{demo_rows, DemoLogin, DemoShape, DEMO_PASSWORD};
 pub use error::{AppError, RowError};
 pub use import::{ImportRow, ImportSummary, Progress, Silent};

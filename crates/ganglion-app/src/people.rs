@@ -119,6 +119,13 @@ pub struct PeopleQuery {
     pub cursor: Option<String>,
 }
 
+/// Who a post is given to.
+enum Appointee {
+    Existing(i64),
+    /// A person not yet recorded, by name.
+    New(String),
+}
+
 pub const MIN_PASSWORD_CHARS: usize = 10;
 
 fn parse_id(text: &str, field: &str) -> Result<i64, AppError> {
@@ -243,6 +250,27 @@ impl App {
     /// Appoints a person to a post in a unit.
     pub async fn create_post(&self, ctx: &Ctx, input: NewPost) -> Result<PostView, AppError> {
         let person = parse_id(&input.person, "person")?;
+        self.appoint(ctx, Appointee::Existing(person), input).await
+    }
+
+    /// Records a new person and appoints them, in one write: a refused appointment
+    /// leaves no person behind. `input.person` is not read.
+    pub async fn appoint_new_person(
+        &self,
+        ctx: &Ctx,
+        name: &str,
+        input: NewPost,
+    ) -> Result<PostView, AppError> {
+        let name = person_name(name)?;
+        self.appoint(ctx, Appointee::New(name), input).await
+    }
+
+    async fn appoint(
+        &self,
+        ctx: &Ctx,
+        appointee: Appointee,
+        input: NewPost,
+    ) -> Result<PostView, AppError> {
         let unit = parse_unit_id(&input.unit, "unit")?;
         let role = Role::parse(&input.role).ok_or_else(|| {
             AppError::invalid(
@@ -271,13 +299,19 @@ impl App {
         if tx.unit(unit).await?.is_none() {
             return Err(crate::units::unknown_reference("unit", unit));
         }
-        if !tx.person_exists(person).await? {
-            return Err(AppError::invalid(
-                "unknown_person",
-                "person",
-                format!("there is no person {person}"),
-            ));
-        }
+        let person = match appointee {
+            Appointee::Existing(person) => {
+                if !tx.person_exists(person).await? {
+                    return Err(AppError::invalid(
+                        "unknown_person",
+                        "person",
+                        format!("there is no person {person}"),
+                    ));
+                }
+                person
+            }
+            Appointee::New(name) => tx.insert_person(&name, &clock::now()).await?,
+        };
         let id = tx
             .insert_post(&ganglion_store::NewPost {
                 person,

@@ -193,6 +193,18 @@ impl TreeIndex {
         slots.iter().map(|&slot| self.ids[slot as usize])
     }
 
+    /// The units at the top of the tree, by id.
+    pub fn roots(&self) -> impl Iterator<Item = UnitId> + '_ {
+        self.roots.iter().map(|&slot| self.ids[slot as usize])
+    }
+
+    /// How many units the subtree of `unit` holds, the unit itself included.
+    pub fn subtree_len(&self, unit: UnitId) -> u32 {
+        self.slot_of
+            .get(unit)
+            .map_or(0, |slot| self.size[slot as usize])
+    }
+
     /// The number of edges between the unit and the top of its tree.
     pub fn depth(&self, unit: UnitId) -> Option<u16> {
         let slot = self.slot_of.get(unit)?;

@@ -97,30 +97,49 @@ impl Store {
         Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
     }
 
-    /// Entries about units in the path ranges (all entries with `None`), newest first,
-    /// older than `before_seq`.
+    /// Entries matching the filter, newest first.
     pub async fn audit_about(
         &self,
-        ranges: Option<&[(String, String)]>,
-        before_seq: Option<i64>,
+        filter: &AuditFilter<'_>,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut clauses = vec!["a.seq < $1".to_owned()];
-        let mut binds = Vec::new();
-        if let Some(ranges) = ranges {
-            // $1 is the key bound first; the ranges' values follow it.
-            let any = crate::units::any_range_sql(ranges, |value| {
-                binds.push(value);
-                format!("${}", binds.len() + 1)
-            });
-            clauses.push(any);
+        // $1 is the sequence bound first; the other values follow it.
+        let mut binds: Vec<AuditParam> = Vec::new();
+        let mut placeholder = |value: AuditParam| {
+            binds.push(value);
+            format!("${}", binds.len() + 1)
+        };
+        if let Some(unit) = filter.unit {
+            clauses.push(format!(
+                "a.unit_id = {}",
+                placeholder(AuditParam::Int(unit))
+            ));
+        }
+        if let Some(prefix) = filter.action_prefix {
+            let pattern = format!("{}%", crate::units::escape_like(prefix));
+            clauses.push(format!(
+                "a.action LIKE {} ESCAPE '\\'",
+                placeholder(AuditParam::Text(pattern))
+            ));
+        }
+        if let Some(actor) = filter.actor {
+            clauses.push(format!(
+                "a.actor = {}",
+                placeholder(AuditParam::Text(actor.to_owned()))
+            ));
+        }
+        if let Some(ranges) = filter.ranges {
+            clauses.push(crate::units::any_range_sql(ranges, |value| {
+                placeholder(AuditParam::Text(value))
+            }));
         }
         let columns = AUDIT_COLUMNS
             .split(", ")
             .map(|c| format!("a.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let join = if ranges.is_some() {
+        let join = if filter.ranges.is_some() {
             "JOIN units u ON u.id = a.unit_id"
         } else {
             ""
@@ -129,11 +148,34 @@ impl Store {
             "SELECT {columns} FROM audit a {join} WHERE {} ORDER BY a.seq DESC LIMIT {limit}",
             clauses.join(" AND ")
         );
-        let mut query = sqlx::query(&sql).bind(before_seq.unwrap_or(i64::MAX));
+        let mut query = sqlx::query(&sql).bind(filter.before_seq.unwrap_or(i64::MAX));
         for bind in binds {
-            query = query.bind(bind);
+            query = match bind {
+                AuditParam::Int(value) => query.bind(value),
+                AuditParam::Text(value) => query.bind(value),
+            };
         }
         let rows = query.fetch_all(&self.pool).await?;
         Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
     }
+}
+
+/// Which audit entries a reader wants; every field narrows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditFilter<'a> {
+    /// Only entries about units inside one of these path ranges (`None`: everywhere).
+    pub ranges: Option<&'a [(String, String)]>,
+    /// Only entries about this very unit.
+    pub unit: Option<i64>,
+    /// Only actions starting with this text (`unit.` for every change of units).
+    pub action_prefix: Option<&'a str>,
+    /// Only entries of this actor (`account:7`, `operator`).
+    pub actor: Option<&'a str>,
+    /// Only entries older than this sequence number: the cursor.
+    pub before_seq: Option<i64>,
+}
+
+enum AuditParam {
+    Int(i64),
+    Text(String),
 }

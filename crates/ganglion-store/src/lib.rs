@@ -17,7 +17,7 @@ mod units;
 use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
-pub use audit::AuditDraft;
+pub use audit::{AuditDraft, AuditFilter};
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
 pub use open::{redact_url, OpenMode};

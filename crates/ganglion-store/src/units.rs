@@ -278,6 +278,27 @@ impl Store {
         fetch_units_by_codes(&mut connection, codes).await
     }
 
+    /// The stored units among `ids`, in no particular order.
+    pub async fn units_by_ids(&self, ids: &[UnitId]) -> Result<Vec<UnitRow>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        // Short statements: SQLite finds a numbered parameter by a linear search.
+        for chunk in ids.chunks(100) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {UNIT_COLUMNS} FROM {UNIT_FROM} WHERE u.id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id.get());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push(unit_from_row(&row)?);
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn unit_count(&self) -> Result<u64, StoreError> {
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM units")
             .fetch_one(&self.pool)

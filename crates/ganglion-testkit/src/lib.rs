@@ -13,6 +13,16 @@ pub enum TestBackend {
     Postgres,
 }
 
+impl TestBackend {
+    /// `sqlite` or `postgres`, for names of files and folders.
+    pub fn name(self) -> &'static str {
+        match self {
+            TestBackend::Sqlite => "sqlite",
+            TestBackend::Postgres => "postgres",
+        }
+    }
+}
+
 /// The backends this run tests against: SQLite, and PostgreSQL when it is switched on.
 pub fn backends() -> Vec<TestBackend> {
     let mut backends = vec![TestBackend::Sqlite];

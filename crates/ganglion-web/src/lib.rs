@@ -1,11 +1,13 @@
 //! The HTTP face of Ganglion. Only this crate speaks HTTP: it parses requests, calls the
 //! use cases of `ganglion-app`, and renders their answers as JSON (and, for imports
-//! and exports, CSV). Rules live in the use cases, never in a handler.
+//! and exports, CSV) under `/api/v1`, and as web pages everywhere else. Rules live in
+//! the use cases, never in a handler.
 
 mod api;
 mod caller;
 mod error;
 mod extract;
+mod pages;
 mod write;
 
 use std::future::Future;
@@ -75,6 +77,7 @@ pub fn router(app: App) -> Router {
             }),
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .merge(pages::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -90,6 +93,7 @@ pub fn router(app: App) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn(pages::security_headers))
         .layer(middleware::from_fn(request_id))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -1,0 +1,65 @@
+// Ganglion's pages work without this script. It only adds conveniences:
+// the organization tree opens a level in place instead of reloading the page,
+// "more" links append the next page of a level, and selects marked
+// data-autosubmit send their form when changed.
+"use strict";
+
+document.documentElement.classList.add("js");
+
+async function fetchFragment(url) {
+  const response = await fetch(url, {
+    credentials: "same-origin",
+    headers: { Accept: "text/html" },
+  });
+  if (!response.ok) {
+    throw new Error(`${response.status}`);
+  }
+  const template = document.createElement("template");
+  template.innerHTML = await response.text();
+  return template.content;
+}
+
+// A tree node opened for the first time fetches its children.
+document.addEventListener(
+  "toggle",
+  async (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open) return;
+    const source = details.dataset.children;
+    if (!source || details.dataset.loaded) return;
+    const slot = details.querySelector(":scope > .children");
+    details.dataset.loaded = "loading";
+    details.setAttribute("aria-busy", "true");
+    try {
+      const fragment = await fetchFragment(source);
+      slot.replaceChildren(fragment);
+      details.dataset.loaded = "yes";
+    } catch (error) {
+      // Leave the link that opens the level as a page: it still works.
+      delete details.dataset.loaded;
+    } finally {
+      details.removeAttribute("aria-busy");
+    }
+  },
+  true,
+);
+
+// "More" at the end of a level appends the next page of that level.
+document.addEventListener("click", async (event) => {
+  const link = event.target.closest("a[data-more]");
+  if (!link) return;
+  event.preventDefault();
+  const item = link.closest("li");
+  try {
+    const fragment = await fetchFragment(link.dataset.more);
+    const list = fragment.querySelector("ul");
+    item.replaceWith(...(list ? list.children : []));
+  } catch (error) {
+    window.location.href = link.href;
+  }
+});
+
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("select[data-autosubmit]");
+  if (select && select.form) select.form.requestSubmit();
+});

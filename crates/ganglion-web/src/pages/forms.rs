@@ -1,0 +1,283 @@
+//! Who is looking at a page (session, language, form token), and forms read with their
+//! CSRF token checked before anything else happens.
+//!
+//! The form token of a signed-in browser is derived from its session token, which the
+//! page's scripts cannot read (the cookie is HttpOnly) and another site cannot learn.
+//! Before sign-in, the token is a random value in a `SameSite=Strict` cookie, repeated
+//! in the form (double submit).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use ganglion_app::{Actor, Ctx};
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::i18n::{negotiate, Texts, LANG_COOKIE};
+use super::shell::PageError;
+use crate::caller::{cookie, Caller};
+use crate::AppState;
+
+/// The cookie of the pre-sign-in form token.
+pub(crate) const CSRF_COOKIE: &str = "ganglion_csrf";
+/// The name of the form field that carries the token.
+pub(crate) const CSRF_FIELD: &str = "csrf";
+
+/// The person looking at a page.
+pub(crate) struct Viewer {
+    pub ctx: Ctx,
+    /// The session token, when the browser has a session.
+    pub token: Option<String>,
+    pub texts: &'static Texts,
+    /// The form token to put in every form of the page.
+    pub csrf: String,
+    /// A fresh pre-sign-in token to set as a cookie with the answer.
+    pub new_csrf_cookie: Option<String>,
+    /// Whether the browser reached us over TLS (directly or through a proxy that says so).
+    pub secure: bool,
+    /// The path and query of the page, to come back to after signing in.
+    pub here: String,
+}
+
+impl Viewer {
+    pub fn signed_in(&self) -> bool {
+        self.ctx.actor != Actor::Anonymous
+    }
+
+    /// The login of the signed-in account.
+    pub fn login(&self) -> Option<&str> {
+        match &self.ctx.actor {
+            Actor::Account { login, .. } => Some(login),
+            _ => None,
+        }
+    }
+
+    /// Sends an anonymous visitor to sign in first.
+    pub fn require_sign_in(&self) -> Result<(), PageError> {
+        if self.signed_in() {
+            Ok(())
+        } else {
+            Err(PageError::SignIn {
+                next: self.here.clone(),
+            })
+        }
+    }
+
+    /// `Set-Cookie` attributes shared by every cookie the pages set.
+    pub fn cookie_attributes(&self) -> &'static str {
+        if self.secure {
+            "Path=/; HttpOnly; SameSite=Lax; Secure"
+        } else {
+            "Path=/; HttpOnly; SameSite=Lax"
+        }
+    }
+}
+
+fn session_form_token(session_token: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(b"ganglion form token\0")
+        .chain_update(session_token.as_bytes())
+        .finalize();
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller { ctx, token } = Caller::from_request_parts(parts, state)
+            .await
+            .map_err(|error| PageError::from_api(error, Texts::of("en")))?;
+        let accept = parts
+            .headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok());
+        let texts = Texts::of(negotiate(cookie(parts, LANG_COOKIE).as_deref(), accept));
+        let signed_in = ctx.actor != Actor::Anonymous;
+        let (csrf, new_csrf_cookie) = match (&token, signed_in) {
+            (Some(token), true) => (session_form_token(token), None),
+            _ => match cookie(parts, CSRF_COOKIE).filter(|v| v.len() >= 16) {
+                Some(existing) => (existing, None),
+                None => {
+                    let fresh = random_token();
+                    (fresh.clone(), Some(fresh))
+                }
+            },
+        };
+        let secure = parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+            || parts.uri.scheme_str() == Some("https");
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| "/".into());
+        Ok(Self {
+            ctx,
+            token,
+            texts,
+            csrf,
+            new_csrf_cookie,
+            secure,
+            here,
+        })
+    }
+}
+
+/// The query of a page, read leniently: absent means defaults, unknown keys are ignored,
+/// a value of the wrong type is a 422 page.
+pub(crate) struct PageQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequestParts<S> for PageQuery<T> {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(query) = parts.uri.query() else {
+            return Ok(Self(T::default()));
+        };
+        serde_urlencoded::from_str(query)
+            .map(Self)
+            .map_err(|error| {
+                let accept = parts
+                    .headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok());
+                let texts = Texts::of(negotiate(cookie(parts, LANG_COOKIE).as_deref(), accept));
+                PageError::status(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_query",
+                    &error.to_string(),
+                    texts,
+                )
+            })
+    }
+}
+
+/// A form sent by a page: the token is checked, then the fields are read into `T`.
+pub(crate) struct CsrfForm<T> {
+    pub viewer: Viewer,
+    pub input: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let viewer = Viewer::from_request_parts(&mut parts, state).await?;
+        let texts = viewer.texts;
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(PageError::status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                texts.t("error.not_a_form"),
+                texts,
+            ));
+        }
+        let request = Request::from_parts(parts, body);
+        let bytes = Bytes::from_request(request, state).await.map_err(|_| {
+            PageError::status(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                texts.t("error.too_large"),
+                texts,
+            )
+        })?;
+        check_token(&viewer, form_field(&bytes, CSRF_FIELD).as_deref())?;
+        let input = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|error| {
+            PageError::status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_form",
+                &error.to_string(),
+                texts,
+            )
+        })?;
+        Ok(Self { viewer, input })
+    }
+}
+
+fn form_field(bytes: &[u8], name: &str) -> Option<String> {
+    form_urlencoded::parse(bytes)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Refuses a form whose token is missing or is not this browser's.
+pub(crate) fn check_token(viewer: &Viewer, sent: Option<&str>) -> Result<(), PageError> {
+    let expected = &viewer.csrf;
+    let matches = viewer.new_csrf_cookie.is_none()
+        && sent.is_some_and(|sent| {
+            sent.len() == expected.len()
+                && sent
+                    .bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+    if matches {
+        Ok(())
+    } else {
+        Err(PageError::status(
+            StatusCode::FORBIDDEN,
+            "invalid_form_token",
+            viewer.texts.t("error.form_token"),
+            viewer.texts,
+        ))
+    }
+}
+
+/// The local path to go to after a form, or `fallback`: never another site.
+pub(crate) fn local_path(path: Option<&str>, fallback: &str) -> String {
+    match path {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && !path.chars().any(char::is_control) =>
+        {
+            path.to_owned()
+        }
+        _ => fallback.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(local_path(Some("/units/4"), "/work"), "/units/4");
+        assert_eq!(local_path(Some("//evil.example"), "/work"), "/work");
+        assert_eq!(local_path(Some("https://evil.example"), "/work"), "/work");
+        assert_eq!(local_path(Some("/\\evil.example"), "/work"), "/work");
+        assert_eq!(local_path(None, "/work"), "/work");
+    }
+
+    #[test]
+    fn the_form_token_depends_on_the_session() {
+        assert_ne!(session_form_token("a"), session_form_token("b"));
+        assert_eq!(session_form_token("a"), session_form_token("a"));
+    }
+}

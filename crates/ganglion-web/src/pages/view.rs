@@ -1,0 +1,62 @@
+//! Small pieces of markup that many pages share.
+
+use ganglion_app::UnitView;
+use ganglion_core::Template;
+use maud::{html, Markup};
+
+use super::i18n::Texts;
+
+/// A link to a unit's page, by its name.
+pub(crate) fn unit_link(unit: &UnitView) -> Markup {
+    html! { a href={ "/units/" (unit.id) } { (unit.name) } }
+}
+
+/// The name of a kind of unit in the reader's language, else the template's own label.
+pub(crate) fn kind_label<'a>(texts: &'a Texts, template: &'a Template, kind: &'a str) -> &'a str {
+    if let Some(text) = texts.get(&format!("kind.{kind}")) {
+        return text;
+    }
+    template
+        .kind(kind)
+        .map(|rule| rule.label.as_str())
+        .unwrap_or(kind)
+}
+
+pub(crate) fn role_label<'a>(texts: &'a Texts, role: &'a str) -> &'a str {
+    match role {
+        "secretary" => texts.t("role.secretary"),
+        "official" => texts.t("role.official"),
+        "member" => texts.t("role.member"),
+        other => other,
+    }
+}
+
+/// The path from the top of what the reader may see down to the unit.
+pub(crate) fn breadcrumbs(texts: &Texts, ancestors: &[UnitView], current: &str) -> Markup {
+    html! {
+        nav class="breadcrumbs" aria-label=(texts.t("unit.breadcrumbs")) {
+            ol {
+                @for unit in ancestors {
+                    li { (unit_link(unit)) }
+                }
+                li aria-current="page" { (current) }
+            }
+        }
+    }
+}
+
+pub(crate) fn tags(unit: &UnitView) -> Markup {
+    html! {
+        @for tag in &unit.tags {
+            span class="tag" { (tag) }
+            " "
+        }
+    }
+}
+
+/// An RFC 3339 time as people read it: date and minutes, in the time zone it was written.
+pub(crate) fn short_time(at: &str) -> String {
+    at.get(..16)
+        .map(|s| s.replace('T', " "))
+        .unwrap_or_else(|| at.to_owned())
+}

@@ -81,18 +81,32 @@ impl App {
             })?),
             None => None,
         };
-        let ranges = match &query.under {
-            Some(under) => Some(vec![self
-                .readable_unit(ctx, under, "under")
-                .await?
-                .subtree_range()]),
-            None => self.visible_ranges(ctx).await?,
+        let (ranges, covered_units) = match &query.under {
+            Some(under) => {
+                let unit = self.readable_unit(ctx, under, "under").await?;
+                let covered = self.tree().subtree_len(unit.id) as usize;
+                (Some(vec![unit.subtree_range()]), covered)
+            }
+            None => {
+                let covered = {
+                    let tree = self.tree();
+                    ctx.principal
+                        .authority_units()
+                        .map(|unit| tree.subtree_len(unit) as usize)
+                        .sum::<usize>()
+                        + ctx.principal.member_units().count()
+                };
+                (self.visible_ranges(ctx).await?, covered)
+            }
         };
+        // Over an eighth of the tree, recent entries mostly match: read the trail first.
+        let broad = covered_units.saturating_mul(8) >= self.tree().len();
         let filter = AuditFilter {
             ranges: ranges.as_deref(),
             action_prefix: query.action.as_deref().filter(|text| !text.is_empty()),
             actor: query.actor.as_deref().filter(|text| !text.is_empty()),
             before_seq: before,
+            broad,
             ..AuditFilter::default()
         };
         let mut entries = self.store.audit_about(&filter, limit + 1).await?;

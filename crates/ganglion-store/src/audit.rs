@@ -139,15 +139,28 @@ impl Store {
             .map(|c| format!("a.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let join = if filter.ranges.is_some() {
-            "JOIN units u ON u.id = a.unit_id"
-        } else {
-            ""
+        let sql = match filter.ranges {
+            // Most of the tree: walk the trail newest first, testing each entry's unit.
+            Some(_) if filter.broad => {
+                let in_ranges = clauses.pop().unwrap_or_default();
+                format!(
+                    "SELECT {columns} FROM audit a WHERE {} AND EXISTS \
+                     (SELECT 1 FROM units u WHERE u.id = a.unit_id AND {in_ranges}) \
+                     ORDER BY a.seq DESC LIMIT {limit}",
+                    clauses.join(" AND ")
+                )
+            }
+            // A small part of the tree: walk its units, then their entries.
+            Some(_) => format!(
+                "SELECT {columns} FROM audit a JOIN units u ON u.id = a.unit_id \
+                 WHERE {} ORDER BY a.seq DESC LIMIT {limit}",
+                clauses.join(" AND ")
+            ),
+            None => format!(
+                "SELECT {columns} FROM audit a WHERE {} ORDER BY a.seq DESC LIMIT {limit}",
+                clauses.join(" AND ")
+            ),
         };
-        let sql = format!(
-            "SELECT {columns} FROM audit a {join} WHERE {} ORDER BY a.seq DESC LIMIT {limit}",
-            clauses.join(" AND ")
-        );
         let mut query = sqlx::query(&sql).bind(filter.before_seq.unwrap_or(i64::MAX));
         for bind in binds {
             query = match bind {
@@ -173,6 +186,9 @@ pub struct AuditFilter<'a> {
     pub actor: Option<&'a str>,
     /// Only entries older than this sequence number: the cursor.
     pub before_seq: Option<i64>,
+    /// The ranges hold much of the tree, so that recent entries will mostly match:
+    /// read the trail newest first rather than the units first.
+    pub broad: bool,
 }
 
 enum AuditParam {

@@ -284,6 +284,8 @@ impl App {
         };
         let audit =
             Audit::new("unit.import", format!("units:{}", summary.created), None).after(&summary);
+        self.record_change(&mut tx, "tree", serde_json::json!({}))
+            .await?;
         let summary = self.finish_write(tx, ctx, audit, summary).await?;
         tracing::debug!(elapsed = ?started.elapsed(), "import: committed");
         self.reload_tree().await?;

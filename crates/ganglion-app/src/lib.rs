@@ -12,12 +12,14 @@ mod browse;
 mod clock;
 mod csv_file;
 mod demo;
+mod directives;
 mod error;
 mod import;
 mod notes;
 mod page;
 mod people;
 mod people_transfer;
+mod readmodel;
 mod units;
 
 use std::sync::{Arc, RwLock};
@@ -29,6 +31,11 @@ pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
 pub use browse::{Me, OutlineNode, UnitSummary};
 pub use demo::{demo_rows, DemoLogin, DemoShape, DEMO_PASSWORD};
+pub use directives::{
+    AssignmentView, AtQuery, ChildRollup, DirectivePatch, DirectiveView, GuidanceView,
+    HistoryEntry, InboxItem, InboxQuery, Issued, Laggard, Metric, MetricSum, NewDirective,
+    NewGuidance, Reach, Rollup, Series, SeriesDay, StateCounts, Target, Transition,
+};
 pub use error::{AppError, RowError};
 pub use import::{ImportRow, ImportSummary, Progress, Silent};
 pub use notes::{NewNote, NoteView};
@@ -168,6 +175,10 @@ pub struct App {
     /// Kept equal to the stored tree: rebuilt at start, changed after each committed
     /// change of the tree. Never held across an await.
     tree: Arc<RwLock<TreeIndex>>,
+    /// Directives' assignments in tree order, for roll-ups. Never held across an await.
+    model: Arc<RwLock<readmodel::ReadModel>>,
+    /// Names this server in the change feed, so that it skips its own changes there.
+    origin: Arc<str>,
     limiter: Arc<access::LoginLimiter>,
 }
 
@@ -232,10 +243,16 @@ impl App {
         let edges = store.unit_edges().await?;
         let tree = TreeIndex::build(edges)
             .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
+        let tree = RwLock::new(tree);
+        let model = readmodel::ReadModel::load(&store, &tree).await?;
+        let mut origin = [0u8; 9];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut origin);
         Ok(Self {
             store,
             template: Arc::new(template),
-            tree: Arc::new(RwLock::new(tree)),
+            tree: Arc::new(tree),
+            model: Arc::new(RwLock::new(model)),
+            origin: Arc::from(hex::encode(origin)),
             limiter: Arc::new(access::LoginLimiter::default()),
         })
     }
@@ -259,7 +276,19 @@ impl App {
         let tree = TreeIndex::build(edges)
             .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
         *self.tree_mut() = tree;
+        self.tree_changed();
         Ok(())
+    }
+
+    /// Marks the read model's positions stale after the tree changed shape.
+    pub(crate) fn tree_changed(&self) {
+        self.model_mut().tree_version += 1;
+    }
+
+    pub(crate) fn model_mut(&self) -> std::sync::RwLockWriteGuard<'_, readmodel::ReadModel> {
+        self.model
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Whether the caller may act; nothing is recorded.

@@ -182,8 +182,11 @@ impl App {
         tx.insert_units(std::slice::from_ref(&row)).await?;
         let (parent_id, view) = (row.parent, UnitView::from(row));
         let audit = Audit::new("unit.create", format!("unit:{id}"), Some(id)).after(&view);
+        self.record_change(&mut tx, "tree", serde_json::json!({}))
+            .await?;
         let view = self.finish_write(tx, ctx, audit, view).await?;
         let changed = self.tree_mut().insert(id, parent_id);
+        self.tree_changed();
         if let Err(error) = changed {
             tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
             self.reload_tree().await?;
@@ -476,8 +479,11 @@ impl App {
         let audit = Audit::new("unit.move", format!("unit:{id}"), Some(id))
             .before(&before)
             .after(&after);
+        self.record_change(&mut tx, "tree", serde_json::json!({}))
+            .await?;
         let after = self.finish_write(tx, ctx, audit, after).await?;
         let changed = self.tree_mut().move_unit(id, new_parent_id);
+        self.tree_changed();
         if let Err(error) = changed {
             tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
             self.reload_tree().await?;
@@ -517,8 +523,11 @@ impl App {
         tx.delete_unit(id).await?;
         let before = UnitView::from(unit);
         let audit = Audit::new("unit.remove", format!("unit:{id}"), Some(id)).before(&before);
+        self.record_change(&mut tx, "tree", serde_json::json!({}))
+            .await?;
         self.finish_write(tx, ctx, audit, ()).await?;
         let changed = self.tree_mut().remove_leaf(id);
+        self.tree_changed();
         if let Err(error) = changed {
             tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
             self.reload_tree().await?;

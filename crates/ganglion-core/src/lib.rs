@@ -6,12 +6,14 @@
 
 pub mod access;
 pub mod audit;
+pub mod directive;
 pub mod ids;
 pub mod template;
 pub mod tree;
 pub mod unit;
 
 pub use access::{authorize, Action, Post, Principal, Resource, Role};
+pub use directive::{AssignmentState, DirectiveColumns, Mover, Tally};
 pub use ids::UnitId;
 pub use template::{Template, TemplateError};
 pub use tree::{MoveError, TreeIndex};

@@ -16,9 +16,10 @@ enum Column {
     OptionalInt,
     Text,
     OptionalText,
+    OptionalReal,
 }
 
-use Column::{Int, OptionalInt, OptionalText, Text};
+use Column::{Int, OptionalInt, OptionalReal, OptionalText, Text};
 
 /// Every table, parents before the tables that refer to them.
 const TABLES: &[(&str, &[(&str, Column)])] = &[
@@ -95,6 +96,73 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
         ],
     ),
     (
+        "directives",
+        &[
+            ("id", Int),
+            ("issuer_id", Int),
+            ("parent_id", OptionalInt),
+            ("title", Text),
+            ("body", Text),
+            ("due", Text),
+            ("target_under", Int),
+            ("target_kinds", Text),
+            ("target_tags", Text),
+            ("metric_name", OptionalText),
+            ("metric_unit", OptionalText),
+            ("metric_target", OptionalReal),
+            ("state", Text),
+            ("assignment_count", Int),
+            ("created_at", Text),
+            ("issued_at", OptionalText),
+            ("ended_at", OptionalText),
+        ],
+    ),
+    (
+        "assignments",
+        &[
+            ("id", Int),
+            ("directive_id", Int),
+            ("unit_id", Int),
+            ("state", Int),
+            ("metric_value", OptionalReal),
+            ("updated_at", Text),
+        ],
+    ),
+    (
+        "assignment_events",
+        &[
+            ("id", Int),
+            ("assignment_id", Int),
+            ("directive_id", Int),
+            ("at", Text),
+            ("actor", Text),
+            ("from_state", Int),
+            ("to_state", Int),
+            ("note", Text),
+            ("metric_value", OptionalReal),
+        ],
+    ),
+    (
+        "guidance",
+        &[
+            ("id", Int),
+            ("directive_id", Int),
+            ("unit_id", Int),
+            ("text", Text),
+            ("actor", Text),
+            ("created_at", Text),
+        ],
+    ),
+    (
+        "changes",
+        &[
+            ("seq", Int),
+            ("at", Text),
+            ("kind", Text),
+            ("payload", Text),
+        ],
+    ),
+    (
         "audit",
         &[
             ("seq", Int),
@@ -113,11 +181,21 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
 ];
 
 /// Tables whose ids PostgreSQL hands out itself, and so must be told where to go on.
-const IDENTITY_TABLES: &[&str] = &["people", "posts", "accounts", "notes"];
+const IDENTITY_TABLES: &[&str] = &[
+    "people",
+    "posts",
+    "accounts",
+    "notes",
+    "directives",
+    "assignments",
+    "assignment_events",
+    "guidance",
+];
 
 enum Value {
     Int(Option<i64>),
     Text(Option<String>),
+    Real(Option<f64>),
 }
 
 fn read_row(row: &AnyRow, columns: &[(&str, Column)]) -> Result<Vec<Value>, sqlx::Error> {
@@ -128,6 +206,7 @@ fn read_row(row: &AnyRow, columns: &[(&str, Column)]) -> Result<Vec<Value>, sqlx
             Ok(match column {
                 Int | OptionalInt => Value::Int(row.try_get(index)?),
                 Text | OptionalText => Value::Text(row.try_get(index)?),
+                OptionalReal => Value::Real(row.try_get(index)?),
             })
         })
         .collect()
@@ -139,7 +218,7 @@ fn select_sql(table: &str, columns: &[(&str, Column)]) -> String {
         .iter()
         .map(|(name, column)| match column {
             Int | OptionalInt => format!("CAST({name} AS BIGINT)"),
-            Text | OptionalText => (*name).to_owned(),
+            Text | OptionalText | OptionalReal => (*name).to_owned(),
         })
         .collect();
     let key = columns[0].0;
@@ -150,6 +229,10 @@ fn select_sql(table: &str, columns: &[(&str, Column)]) -> String {
 async fn copy_tables(source: &mut sqlx::AnyConnection, target: &Store) -> Result<u64, StoreError> {
     let mut target_tx = target.write().await?;
     let mut copied = 0;
+    let real = match target.backend {
+        Backend::Postgres => "DOUBLE PRECISION",
+        Backend::Sqlite => "REAL",
+    };
     for (table, columns) in TABLES {
         let rows = sqlx::query(&select_sql(table, columns))
             .fetch_all(&mut *source)
@@ -159,8 +242,18 @@ async fn copy_tables(source: &mut sqlx::AnyConnection, target: &Store) -> Result
         for chunk in rows.chunks(per_statement) {
             let mut values = Vec::with_capacity(chunk.len());
             for row in 0..chunk.len() {
-                let placeholders: Vec<String> = (1..=columns.len())
-                    .map(|column| format!("${}", row * columns.len() + column))
+                let placeholders: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(index, (_, column))| {
+                        let number = row * columns.len() + index + 1;
+                        match column {
+                            // Numbers travel as text: a NULL bound as a number fixes the
+                            // type of a cached PostgreSQL statement for later rows.
+                            OptionalReal => format!("CAST(${number} AS {real})"),
+                            _ => format!("${number}"),
+                        }
+                    })
                     .collect();
                 values.push(format!("({})", placeholders.join(", ")));
             }
@@ -175,6 +268,7 @@ async fn copy_tables(source: &mut sqlx::AnyConnection, target: &Store) -> Result
                     query = match value {
                         Value::Int(value) => query.bind(value),
                         Value::Text(value) => query.bind(value),
+                        Value::Real(value) => query.bind(value.map(|v| format!("{v:?}"))),
                     };
                 }
             }

@@ -8,6 +8,7 @@
 
 mod audit;
 mod backup;
+mod directives;
 mod error;
 mod idempotency;
 mod open;
@@ -18,6 +19,10 @@ use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
 pub use audit::{AuditDraft, AuditFilter};
+pub use directives::{
+    AssignmentEventRow, AssignmentRow, ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow,
+    TargetFilter,
+};
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
 pub use open::{redact_url, OpenMode};

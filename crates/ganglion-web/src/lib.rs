@@ -46,6 +46,7 @@ pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
         (name = "access", description = "Sessions and accounts"),
         (name = "people", description = "People and their posts in units"),
         (name = "records", description = "Confidential notes and the audit trail"),
+        (name = "directives", description = "Directives, their assignments and roll-ups"),
         (name = "meta", description = "The API itself")
     ),
     components(schemas(ErrorBody))
@@ -66,6 +67,7 @@ pub fn router(app: App) -> Router {
         .merge(api::access::routes())
         .merge(api::people::routes())
         .merge(api::records::routes())
+        .merge(api::directives::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_routes
@@ -135,10 +137,29 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
+    // Other servers on the same database write too: follow their changes.
+    let follower = tokio::spawn({
+        let app = app.clone();
+        async move {
+            let mut every = tokio::time::interval(FOLLOW_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(error) = app.follow_changes().await {
+                    tracing::warn!(%error, "could not read the change feed");
+                }
+            }
+        }
+    });
+    let served = axum::serve(
         listener,
         router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    follower.abort();
+    served
 }
+
+/// How often a server reads the change feed for the other servers' writes.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);

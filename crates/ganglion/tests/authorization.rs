@@ -7,7 +7,9 @@ mod support;
 
 use std::collections::{HashMap, HashSet};
 
-use ganglion_app::{Ctx, ImportRow, NewAccount, NewNote, NewPerson, NewPost, Silent};
+use ganglion_app::{
+    Ctx, ImportRow, InboxQuery, NewAccount, NewDirective, NewNote, NewPerson, NewPost, Silent,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use support::{backends, TestServer, ADMIN_PASSWORD};
@@ -38,6 +40,12 @@ struct Target {
     person: String,
     post: String,
     note: String,
+    /// Issued by this unit to its own subtree.
+    directive: String,
+    /// Issued by this unit, then closed.
+    ended: String,
+    /// This unit's assignment of the centre's directive to the whole tree.
+    assignment: String,
 }
 
 struct Fixture {
@@ -66,6 +74,22 @@ async fn fixture(server: &TestServer) -> Fixture {
     for (code, ..) in TREE {
         ids.insert(*code, app.unit_by_code(&ctx, code).await.unwrap().id);
     }
+    // The centre's decision, conveyed to every unit.
+    let draft = |issuer: &str| NewDirective {
+        issuer: issuer.to_owned(),
+        title: format!("directive of {issuer}"),
+        body: String::new(),
+        due: "2099-01-01".into(),
+        target: None,
+        metric: None,
+        parent_directive: None,
+    };
+    let centre = app
+        .create_directive(&ctx, draft(&ids["C"]))
+        .await
+        .unwrap()
+        .id;
+    app.issue_directive(&ctx, &centre).await.unwrap();
     let mut targets = HashMap::new();
     for (code, parent, _, relation) in TREE.iter().filter(|row| !row.3.is_empty()) {
         let unit = ids[code].clone();
@@ -105,6 +129,22 @@ async fn fixture(server: &TestServer) -> Fixture {
             .await
             .unwrap()
             .id;
+        let directive = app.create_directive(&ctx, draft(&unit)).await.unwrap().id;
+        app.issue_directive(&ctx, &directive).await.unwrap();
+        let ended = app.create_directive(&ctx, draft(&unit)).await.unwrap().id;
+        app.issue_directive(&ctx, &ended).await.unwrap();
+        app.end_directive(&ctx, &ended, "closed").await.unwrap();
+        let inbox = app
+            .unit_assignments(&ctx, &unit, InboxQuery::default())
+            .await
+            .unwrap();
+        let assignment = inbox
+            .items
+            .iter()
+            .find(|item| item.directive == centre)
+            .expect("the centre's directive reached every unit")
+            .id
+            .clone();
         targets.insert(
             relation.to_string(),
             Target {
@@ -114,6 +154,9 @@ async fn fixture(server: &TestServer) -> Fixture {
                 person,
                 post,
                 note,
+                directive,
+                ended,
+                assignment,
             },
         );
     }
@@ -217,7 +260,10 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
             .replace("{id}", &t.unit)
             .replace("{post}", &t.post)
             .replace("{note}", &t.note)
-            .replace("{person}", &t.person),
+            .replace("{person}", &t.person)
+            .replace("{directive}", &t.directive)
+            .replace("{ended}", &t.ended)
+            .replace("{assignment}", &t.assignment),
         None => row.route.clone(),
     };
     let json_body = |value: Value| Some(("application/json", value.to_string().into_bytes()));
@@ -260,6 +306,16 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
             json!({"login": "probe-account", "password": "long-enough-password", "person": "999999"}),
         ),
         ("POST", "/api/v1/people", _) => json_body(json!({"name": "Probe Person"})),
+        ("POST", "/api/v1/directives", Some(t)) => {
+            json_body(json!({"issuer": t.unit, "title": "probe", "body": "", "due": "2099-01-01"}))
+        }
+        ("PATCH", "/api/v1/directives/{directive}", _) => json_body(json!({"title": "probe"})),
+        ("POST", "/api/v1/directives/{directive}/guidance", Some(t)) => {
+            json_body(json!({"unit": t.unit, "text": "probe"}))
+        }
+        ("POST", "/api/v1/assignments/{assignment}/transition", _) => {
+            json_body(json!({"to": "done"}))
+        }
         _ => None,
     };
     (path, body)
@@ -297,6 +353,9 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                             && r.replace("{post}", "{id}")
                                 .replace("{note}", "{id}")
                                 .replace("{person}", "{id}")
+                                .replace("{directive}", "{id}")
+                                .replace("{ended}", "{id}")
+                                .replace("{assignment}", "{id}")
                                 == documented
                     });
                     assert!(found, "the matrix has no row for {method} {path} as {role}");

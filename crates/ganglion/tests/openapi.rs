@@ -36,6 +36,20 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/units/{id}/notes"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/audit/verify"),
+    ("post", "/api/v1/directives"),
+    ("get", "/api/v1/directives/{id}"),
+    ("patch", "/api/v1/directives/{id}"),
+    ("post", "/api/v1/directives/{id}/issue"),
+    ("post", "/api/v1/directives/{id}/withdraw"),
+    ("post", "/api/v1/directives/{id}/close"),
+    ("get", "/api/v1/directives/{id}/reach"),
+    ("post", "/api/v1/directives/{id}/guidance"),
+    ("get", "/api/v1/directives/{id}/rollup"),
+    ("get", "/api/v1/directives/{id}/laggards"),
+    ("get", "/api/v1/directives/{id}/series"),
+    ("get", "/api/v1/units/{id}/assignments"),
+    ("get", "/api/v1/assignments/{id}"),
+    ("post", "/api/v1/assignments/{id}/transition"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

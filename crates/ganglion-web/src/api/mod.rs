@@ -1,4 +1,5 @@
 pub(crate) mod access;
+pub(crate) mod directives;
 pub(crate) mod people;
 pub(crate) mod records;
 pub(crate) mod transfer;

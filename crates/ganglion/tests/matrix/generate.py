@@ -73,6 +73,49 @@ def reference(role, relation, allowed, unknown):
     return allowed if writes(role, relation) else "403"
 
 
+def directive_visible(role, relation):
+    """A directive is seen where its issuer is seen, and where it was conveyed to: the
+    province's directive reaches the caller's county."""
+    return sees(role, relation) or (role in ("secretary", "official", "member") and relation == "parent")
+
+
+def directive_read(role, relation):
+    if role == "anonymous":
+        return "401"
+    return "200" if directive_visible(role, relation) else "404"
+
+
+def directive_write(role, relation, allowed):
+    if role == "anonymous":
+        return "401"
+    if not directive_visible(role, relation):
+        return "404"
+    return allowed if writes(role, relation) else "403"
+
+
+def guidance(role, relation):
+    """Guidance from the issuer itself, named in the body."""
+    if role == "anonymous":
+        return "401"
+    if not directive_visible(role, relation):
+        return "404"
+    if not sees(role, relation):
+        return "422 unknown_unit"
+    return "201" if writes(role, relation) else "403"
+
+
+def transition(role, relation):
+    """Moving a fresh assignment straight to done: its own unit is told the state
+    machine forbids it; nobody else may move it forward at all."""
+    if role == "anonymous":
+        return "401"
+    if not sees(role, relation):
+        return "404"
+    if role in ("secretary", "official") and relation == "own":
+        return "422 transition_not_allowed"
+    return "403"
+
+
 def cell_under(relation):
     # A cell may sit under a primary only; elsewhere the kind rule refuses it. The
     # code "C" is taken, so under a primary the answer is a duplicate.
@@ -107,6 +150,23 @@ ROUTES = [
     ("GET", "/api/v1/people/{person}/posts", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/people?under={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/audit?under={id}", lambda r, rel: path_read(r, rel)),
+    # Directives: {directive} is issued by the unit at the relation to its own subtree,
+    # {ended} is one that was closed, {assignment} is the unit's assignment of a
+    # directive the centre conveyed to the whole tree.
+    ("POST", "/api/v1/directives", lambda r, rel: reference(r, rel, "201", "unknown_unit")),
+    ("GET", "/api/v1/directives/{directive}", lambda r, rel: directive_read(r, rel)),
+    ("PATCH", "/api/v1/directives/{directive}", lambda r, rel: directive_write(r, rel, "409 not_draft")),
+    ("POST", "/api/v1/directives/{directive}/issue", lambda r, rel: directive_write(r, rel, "409 not_draft")),
+    ("POST", "/api/v1/directives/{ended}/withdraw", lambda r, rel: directive_write(r, rel, "409 directive_not_open")),
+    ("POST", "/api/v1/directives/{ended}/close", lambda r, rel: directive_write(r, rel, "409 directive_not_open")),
+    ("GET", "/api/v1/directives/{directive}/reach", lambda r, rel: directive_read(r, rel)),
+    ("POST", "/api/v1/directives/{directive}/guidance", lambda r, rel: guidance(r, rel)),
+    ("GET", "/api/v1/directives/{directive}/rollup?at={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/directives/{directive}/laggards?at={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/directives/{directive}/series?at={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/units/{id}/assignments", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/assignments/{assignment}", lambda r, rel: path_read(r, rel)),
+    ("POST", "/api/v1/assignments/{assignment}/transition", lambda r, rel: transition(r, rel)),
 ]
 
 UNRELATED = [

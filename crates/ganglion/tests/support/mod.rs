@@ -47,6 +47,11 @@ impl Answer {
 impl TestServer {
     /// A server on an initialized, empty organization with the party template.
     pub async fn start(backend: TestBackend) -> Self {
+        // The server's own log of failures shows with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,sqlx=error")
+            .with_test_writer()
+            .try_init();
         let database = TestDatabase::new(backend);
         let app = App::init(&database.url, "party").await.expect("init");
         app.create_admin(ADMIN_PASSWORD)

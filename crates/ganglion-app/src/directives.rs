@@ -1,0 +1,1521 @@
+//! Decisions down, results up: directives, their conveyance to every targeted unit,
+//! guidance added on the way, assignments worked through their states, and roll-ups
+//! at any unit counted from the read model.
+
+use std::collections::HashMap;
+
+use ganglion_core::directive::{allowed_transitions, check_transition, TransitionError};
+use ganglion_core::{Action, AssignmentState, Mover, Resource, Tally, UnitId};
+use ganglion_store::{AssignmentRow, DirectiveDraft, DirectiveRow, TargetFilter, WriteTx};
+use serde::{Deserialize, Serialize};
+
+use crate::page::{checked_limit, decode_cursor, encode_cursor, Page};
+use crate::readmodel::{columns_from, LiveDirective};
+use crate::units::{parse_unit_id, unknown_reference};
+use crate::{clock, App, AppError, Audit, Ctx};
+
+/// What a directive reaches: a subtree of the issuer, narrowed by kinds and tags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// The top of the targeted subtree; the issuer when left out.
+    pub under: Option<String>,
+    /// Only units of these kinds (any kind when empty).
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Only units carrying every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// A quantity each unit reports, with the target for each unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metric {
+    pub name: String,
+    /// E.g. "t" for tonnes.
+    pub unit: String,
+    pub target_per_unit: f64,
+}
+
+/// A new directive (a draft until issued).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDirective {
+    pub issuer: String,
+    pub title: String,
+    pub body: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    #[serde(default)]
+    pub target: Option<Target>,
+    pub metric: Option<Metric>,
+    /// The directive this one breaks into tasks; the issuer must have received it.
+    pub parent_directive: Option<String>,
+}
+
+/// Changes to a draft; fields left out are kept.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectivePatch {
+    pub title: Option<String>,
+    pub body: Option<String>,
+    pub due: Option<String>,
+    pub target: Option<Target>,
+    pub metric: Option<Metric>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DirectiveView {
+    pub id: String,
+    pub issuer: String,
+    pub parent_directive: Option<String>,
+    pub title: String,
+    pub body: String,
+    pub due: String,
+    pub target: Target,
+    pub metric: Option<Metric>,
+    /// `draft`, `issued`, `withdrawn` or `closed`.
+    pub state: String,
+    /// How many units it was conveyed to (0 while a draft).
+    pub assignments: i64,
+    pub created_at: String,
+    pub issued_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(';')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl From<&DirectiveRow> for DirectiveView {
+    fn from(row: &DirectiveRow) -> Self {
+        Self {
+            id: row.id.to_string(),
+            issuer: row.issuer.to_string(),
+            parent_directive: row.parent.map(|p| p.to_string()),
+            title: row.title.clone(),
+            body: row.body.clone(),
+            due: row.due.clone(),
+            target: Target {
+                under: Some(row.target_under.to_string()),
+                kinds: split_list(&row.target_kinds),
+                tags: split_list(&row.target_tags),
+            },
+            metric: match (&row.metric_name, row.metric_target) {
+                (Some(name), Some(target)) => Some(Metric {
+                    name: name.clone(),
+                    unit: row.metric_unit.clone().unwrap_or_default(),
+                    target_per_unit: target,
+                }),
+                _ => None,
+            },
+            state: row.state.clone(),
+            assignments: row.assignment_count,
+            created_at: row.created_at.clone(),
+            issued_at: row.issued_at.clone(),
+            ended_at: row.ended_at.clone(),
+        }
+    }
+}
+
+/// The answer to issuing: how many units received it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Issued {
+    pub id: String,
+    pub state: String,
+    pub assignments: u64,
+}
+
+/// How many units a directive would reach if issued now.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Reach {
+    pub units: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGuidance {
+    /// The unit adding guidance for its own subtree.
+    pub unit: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct GuidanceView {
+    pub id: String,
+    pub directive: String,
+    pub unit: String,
+    pub unit_name: String,
+    pub text: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub actor: String,
+    pub from: String,
+    pub to: String,
+    pub note: String,
+    pub metric_value: Option<f64>,
+}
+
+/// A directive as it stands at one unit.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AssignmentView {
+    pub id: String,
+    pub directive: String,
+    pub title: String,
+    /// The issuer's text.
+    pub body: String,
+    pub issuer: String,
+    pub unit: String,
+    pub state: String,
+    pub due: String,
+    /// Past due and not done.
+    pub overdue: bool,
+    pub metric_value: Option<f64>,
+    pub metric: Option<Metric>,
+    /// The notes of the units on the path from the issuer down to this unit, top first.
+    pub guidance: Vec<GuidanceView>,
+    pub history: Vec<HistoryEntry>,
+    /// The states the caller may move it to now.
+    pub next_states: Vec<String>,
+}
+
+/// One line of an inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct InboxItem {
+    pub id: String,
+    pub directive: String,
+    pub parent_directive: Option<String>,
+    pub title: String,
+    pub issuer: String,
+    pub state: String,
+    pub due: String,
+    pub overdue: bool,
+    pub metric_value: Option<f64>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Transition {
+    /// The state to move to.
+    pub to: String,
+    /// Why; required for `blocked` and for sending work back.
+    pub note: Option<String>,
+    /// The metric reported with this change.
+    pub metric_value: Option<f64>,
+}
+
+/// Counts per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StateCounts {
+    pub conveyed: u32,
+    pub acknowledged: u32,
+    pub planned: u32,
+    pub in_progress: u32,
+    pub done: u32,
+    pub blocked: u32,
+}
+
+impl From<&Tally> for StateCounts {
+    fn from(tally: &Tally) -> Self {
+        Self {
+            conveyed: tally.count(AssignmentState::Conveyed),
+            acknowledged: tally.count(AssignmentState::Acknowledged),
+            planned: tally.count(AssignmentState::Planned),
+            in_progress: tally.count(AssignmentState::InProgress),
+            done: tally.count(AssignmentState::Done),
+            blocked: tally.count(AssignmentState::Blocked),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MetricSum {
+    pub sum: f64,
+    pub target: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ChildRollup {
+    pub unit: String,
+    pub name: String,
+    pub code: String,
+    pub total: u32,
+    pub states: StateCounts,
+    pub overdue: u32,
+    pub metric: Option<MetricSum>,
+}
+
+/// A directive's progress over a unit's whole subtree, and for each child.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Rollup {
+    pub directive: String,
+    pub unit: String,
+    pub total: u32,
+    pub states: StateCounts,
+    pub overdue: u32,
+    pub metric: Option<MetricSum>,
+    pub children: Vec<ChildRollup>,
+}
+
+/// A unit that lags: not acknowledged, overdue, or furthest below the metric's target.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Laggard {
+    pub unit: String,
+    pub name: String,
+    pub code: String,
+    pub state: String,
+    pub overdue: bool,
+    pub metric_value: Option<f64>,
+}
+
+/// Counts per state at the end of one day.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SeriesDay {
+    pub date: String,
+    pub states: StateCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Series {
+    pub directive: String,
+    pub unit: String,
+    pub days: Vec<SeriesDay>,
+}
+
+/// The filters of a unit's inbox.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct InboxQuery {
+    /// Only assignments in this state.
+    pub state: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Where a roll-up, a list of laggards or a series is taken.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AtQuery {
+    /// The unit whose subtree is counted: by default the top of the target, or the
+    /// highest unit of the caller's that received the directive.
+    pub at: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+const MAX_TITLE_CHARS: usize = 200;
+const MAX_BODY_CHARS: usize = 20_000;
+
+fn parse_directive_id(text: &str) -> Result<i64, AppError> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(AppError::NotFound { what: "directive" })
+}
+
+fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<String, AppError> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err(AppError::invalid(
+            "invalid_value",
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if text.chars().count() > max {
+        return Err(AppError::invalid(
+            "invalid_value",
+            field,
+            format!("{field} is at most {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+fn check_due(text: &str) -> Result<String, AppError> {
+    clock::parse_date(text)
+        .map(clock::format_date)
+        .ok_or_else(|| AppError::invalid("invalid_value", "due", "a date is written YYYY-MM-DD"))
+}
+
+fn state_error(error: TransitionError) -> AppError {
+    match error {
+        TransitionError::NotAllowed { .. } => {
+            AppError::invalid("transition_not_allowed", "to", error.to_string())
+        }
+        TransitionError::ReasonRequired(message) => {
+            AppError::invalid("reason_required", "note", message)
+        }
+    }
+}
+
+/// A directive's fields as written, to be checked.
+struct DraftFields<'a> {
+    title: &'a str,
+    body: &'a str,
+    due: &'a str,
+    target: Target,
+    metric: Option<Metric>,
+}
+
+/// A directive's fields, checked.
+struct CheckedDraft {
+    title: String,
+    body: String,
+    due: String,
+    under: UnitId,
+    kinds: Vec<String>,
+    tags: Vec<String>,
+    metric: Option<Metric>,
+}
+
+impl App {
+    fn check_metric(&self, metric: Option<Metric>) -> Result<Option<Metric>, AppError> {
+        let Some(metric) = metric else {
+            return Ok(None);
+        };
+        let name = check_text("metric.name", &metric.name, 100, true)?;
+        let unit = check_text("metric.unit", &metric.unit, 20, false)?;
+        if !metric.target_per_unit.is_finite() || metric.target_per_unit < 0.0 {
+            return Err(AppError::invalid(
+                "invalid_value",
+                "metric.target_per_unit",
+                "the target is a number, zero or more",
+            ));
+        }
+        Ok(Some(Metric {
+            name,
+            unit,
+            target_per_unit: metric.target_per_unit,
+        }))
+    }
+
+    /// Checks a draft's fields: texts, date, target inside the issuer's subtree.
+    async fn check_draft(
+        &self,
+        ctx: &Ctx,
+        issuer: UnitId,
+        fields: DraftFields<'_>,
+    ) -> Result<CheckedDraft, AppError> {
+        let DraftFields {
+            title,
+            body,
+            due,
+            target,
+            metric,
+        } = fields;
+        let title = check_text("title", title, MAX_TITLE_CHARS, true)?;
+        let body = check_text("body", body, MAX_BODY_CHARS, false)?;
+        let due = check_due(due)?;
+        let under = match &target.under {
+            Some(under) => parse_unit_id(under, "target.under")?,
+            None => issuer,
+        };
+        if !self.allowed(ctx, Action::Read, Resource::Unit(under)) {
+            return Err(unknown_reference("target.under", under));
+        }
+        if !self.tree().is_within(under, issuer) {
+            return Err(AppError::invalid(
+                "target_outside_issuer",
+                "target.under",
+                "a directive's target lies in its issuer's subtree",
+            ));
+        }
+        for kind in &target.kinds {
+            if self.template.kind(kind).is_none() {
+                return Err(AppError::invalid(
+                    "unknown_kind",
+                    "target.kinds",
+                    format!("this organization has no kind {kind:?}"),
+                ));
+            }
+        }
+        let mut tags = Vec::new();
+        for tag in &target.tags {
+            let tag = ganglion_core::Tag::parse(tag)
+                .map_err(|error| AppError::invalid("invalid_value", "target.tags", error.0))?;
+            tags.push(tag.as_str().to_owned());
+        }
+        let metric = self.check_metric(metric)?;
+        Ok(CheckedDraft {
+            title,
+            body,
+            due,
+            under,
+            kinds: target.kinds,
+            tags,
+            metric,
+        })
+    }
+
+    pub async fn create_directive(
+        &self,
+        ctx: &Ctx,
+        input: NewDirective,
+    ) -> Result<DirectiveView, AppError> {
+        let issuer = parse_unit_id(&input.issuer, "issuer")?;
+        self.check_reference(ctx, issuer, "issuer", "directive.create")
+            .await?;
+        let parent = match &input.parent_directive {
+            Some(text) => {
+                let id = text
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| {
+                        AppError::invalid("invalid_id", "parent_directive", "not a directive id")
+                    })?;
+                // The issuer must have received the parent: it breaks it into tasks.
+                let received = {
+                    let tree = self.tree();
+                    let mut model = self.model_mut();
+                    let position = tree.position(issuer);
+                    match (model.current(id, &tree), position) {
+                        (Some(live), Some(position)) => live.columns.get(position).is_some(),
+                        _ => false,
+                    }
+                };
+                if !received {
+                    return Err(AppError::invalid(
+                        "parent_not_received",
+                        "parent_directive",
+                        "the issuer did not receive that directive",
+                    ));
+                }
+                Some(id)
+            }
+            None => None,
+        };
+        let draft = self
+            .check_draft(
+                ctx,
+                issuer,
+                DraftFields {
+                    title: &input.title,
+                    body: &input.body,
+                    due: &input.due,
+                    target: input.target.unwrap_or_default(),
+                    metric: input.metric,
+                },
+            )
+            .await?;
+        let mut tx = self.store.write().await?;
+        let now = clock::now();
+        let kinds = draft.kinds.join(";");
+        let tags = draft.tags.join(";");
+        let id = tx
+            .insert_directive(&stored_draft(issuer, parent, &draft, &kinds, &tags), &now)
+            .await?;
+        let row = tx
+            .directive(id)
+            .await?
+            .ok_or_else(|| AppError::Internal("a new directive vanished".into()))?;
+        let view = DirectiveView::from(&row);
+        let audit =
+            Audit::new("directive.create", format!("directive:{id}"), Some(issuer)).after(&view);
+        self.finish_write(tx, ctx, audit, view).await
+    }
+
+    /// The directive if the caller may see it: its issuer is readable, or it was
+    /// conveyed to a unit the caller reads.
+    async fn visible_directive(&self, ctx: &Ctx, id: &str) -> Result<DirectiveRow, AppError> {
+        self.require_signed_in(ctx)?;
+        let id = parse_directive_id(id)?;
+        let row = self
+            .store
+            .directive(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "directive" })?;
+        if self.allowed(ctx, Action::Read, Resource::Unit(row.issuer))
+            || self.received_by_caller(ctx, id)
+        {
+            Ok(row)
+        } else {
+            Err(AppError::NotFound { what: "directive" })
+        }
+    }
+
+    /// Whether the directive was conveyed to a unit the caller's posts reach.
+    fn received_by_caller(&self, ctx: &Ctx, id: i64) -> bool {
+        let tree = self.tree();
+        let mut model = self.model_mut();
+        let Some(live) = model.current(id, &tree) else {
+            return false;
+        };
+        ctx.principal.posts.iter().any(|post| {
+            if post.role.has_authority() {
+                tree.subtree(post.unit)
+                    .is_some_and(|range| live.columns.tally(range).total() > 0)
+            } else {
+                tree.position(post.unit)
+                    .is_some_and(|position| live.columns.get(position).is_some())
+            }
+        })
+    }
+
+    pub async fn directive(&self, ctx: &Ctx, id: &str) -> Result<DirectiveView, AppError> {
+        Ok(DirectiveView::from(&self.visible_directive(ctx, id).await?))
+    }
+
+    /// A directive the caller may change: its issuer is the caller's to act for.
+    async fn own_directive(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        action: &'static str,
+    ) -> Result<DirectiveRow, AppError> {
+        let row = self.visible_directive(ctx, id).await?;
+        if !self.allowed(ctx, Action::Write, Resource::Unit(row.issuer)) {
+            // Seen (it was conveyed to the caller) but not the caller's to change.
+            self.record_denial(
+                ctx,
+                action,
+                format!("directive:{}", row.id),
+                Some(row.issuer),
+            )
+            .await;
+            return Err(AppError::Forbidden);
+        }
+        Ok(row)
+    }
+
+    pub async fn update_directive(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        patch: DirectivePatch,
+    ) -> Result<DirectiveView, AppError> {
+        let row = self.own_directive(ctx, id, "directive.update").await?;
+        if row.state != "draft" {
+            return Err(AppError::Conflict {
+                code: "not_draft",
+                message: "only a draft can be edited; this directive was issued".into(),
+            });
+        }
+        let before = DirectiveView::from(&row);
+        let target = patch.target.unwrap_or_else(|| before.target.clone());
+        let draft = self
+            .check_draft(
+                ctx,
+                row.issuer,
+                DraftFields {
+                    title: patch.title.as_deref().unwrap_or(&row.title),
+                    body: patch.body.as_deref().unwrap_or(&row.body),
+                    due: patch.due.as_deref().unwrap_or(&row.due),
+                    target,
+                    metric: patch.metric.or(before.metric.clone()),
+                },
+            )
+            .await?;
+        let mut tx = self.store.write().await?;
+        let current = tx
+            .directive(row.id)
+            .await?
+            .ok_or(AppError::NotFound { what: "directive" })?;
+        if current.state != "draft" {
+            return Err(AppError::Conflict {
+                code: "not_draft",
+                message: "only a draft can be edited; this directive was issued".into(),
+            });
+        }
+        let kinds = draft.kinds.join(";");
+        let tags = draft.tags.join(";");
+        tx.update_draft(
+            row.id,
+            &stored_draft(row.issuer, row.parent, &draft, &kinds, &tags),
+        )
+        .await?;
+        let updated = tx
+            .directive(row.id)
+            .await?
+            .ok_or(AppError::NotFound { what: "directive" })?;
+        let view = DirectiveView::from(&updated);
+        let audit = Audit::new(
+            "directive.update",
+            format!("directive:{}", row.id),
+            Some(row.issuer),
+        )
+        .before(&before)
+        .after(&view);
+        self.finish_write(tx, ctx, audit, view).await
+    }
+
+    /// How many units the directive reaches if issued now.
+    pub async fn directive_reach(&self, ctx: &Ctx, id: &str) -> Result<Reach, AppError> {
+        let row = self.visible_directive(ctx, id).await?;
+        if row.state != "draft" {
+            return Ok(Reach {
+                units: row.assignment_count as u64,
+            });
+        }
+        let under = self
+            .store
+            .unit(row.target_under)
+            .await?
+            .ok_or(AppError::NotFound { what: "unit" })?;
+        let kinds = split_list(&row.target_kinds);
+        let tags = split_list(&row.target_tags);
+        let target = TargetFilter {
+            range: under.subtree_range(),
+            kinds: &kinds,
+            tags: &tags,
+        };
+        Ok(Reach {
+            units: self.store.count_targets(&target).await?,
+        })
+    }
+
+    /// Issues a draft: one assignment per targeted unit, in one transaction, recorded
+    /// as one audit entry however many units it reaches.
+    pub async fn issue_directive(&self, ctx: &Ctx, id: &str) -> Result<Issued, AppError> {
+        let row = self.own_directive(ctx, id, "directive.issue").await?;
+        let mut tx = self.store.write().await?;
+        let row = tx
+            .directive(row.id)
+            .await?
+            .ok_or(AppError::NotFound { what: "directive" })?;
+        if row.state != "draft" {
+            return Err(AppError::Conflict {
+                code: "not_draft",
+                message: format!("this directive is {}, not a draft", row.state),
+            });
+        }
+        let under = tx
+            .unit(row.target_under)
+            .await?
+            .ok_or_else(|| unknown_reference("target.under", row.target_under))?;
+        let kinds = split_list(&row.target_kinds);
+        let tags = split_list(&row.target_tags);
+        let now = clock::now();
+        let target = TargetFilter {
+            range: under.subtree_range(),
+            kinds: &kinds,
+            tags: &tags,
+        };
+        let created = tx.convey(row.id, &target, &now).await?;
+        let units = tx.assigned_units(row.id).await?;
+        self.record_change(&mut tx, "directive", serde_json::json!({"id": row.id}))
+            .await?;
+        let issued = Issued {
+            id: row.id.to_string(),
+            state: "issued".into(),
+            assignments: created,
+        };
+        let audit = Audit::new(
+            "directive.issue",
+            format!("directive:{}", row.id),
+            Some(row.issuer),
+        )
+        .after(&issued);
+        let issued = self.finish_write(tx, ctx, audit, issued).await?;
+        // The read model learns of it once it is durable.
+        let mut row = row;
+        row.state = "issued".into();
+        row.issued_at = Some(now);
+        row.assignment_count = created as i64;
+        let columns = {
+            let tree = self.tree();
+            columns_from(
+                &tree,
+                units.into_iter().map(|unit| (unit, 0, None)).collect(),
+            )
+        };
+        let mut model = self.model_mut();
+        let version = model.tree_version;
+        model.directives.insert(
+            row.id,
+            LiveDirective {
+                row,
+                columns,
+                numbered_at: version,
+            },
+        );
+        Ok(issued)
+    }
+
+    /// Withdraws (a decision taken back) or closes (its work concluded) an issued
+    /// directive; its assignments stay as history and can no longer move.
+    pub async fn end_directive(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        ending: &'static str,
+    ) -> Result<DirectiveView, AppError> {
+        let action = if ending == "withdrawn" {
+            "directive.withdraw"
+        } else {
+            "directive.close"
+        };
+        let row = self.own_directive(ctx, id, action).await?;
+        let mut tx = self.store.write().await?;
+        let row = tx
+            .directive(row.id)
+            .await?
+            .ok_or(AppError::NotFound { what: "directive" })?;
+        let allowed = row.state == "issued" || (row.state == "draft" && ending == "withdrawn");
+        if !allowed {
+            return Err(AppError::Conflict {
+                code: "directive_not_open",
+                message: format!("this directive is {}", row.state),
+            });
+        }
+        let now = clock::now();
+        tx.end_directive(row.id, ending, &now).await?;
+        self.record_change(&mut tx, "directive", serde_json::json!({"id": row.id}))
+            .await?;
+        let before = DirectiveView::from(&row);
+        let mut ended = row.clone();
+        ended.state = ending.into();
+        ended.ended_at = Some(now);
+        let view = DirectiveView::from(&ended);
+        let audit = Audit::new(action, format!("directive:{}", row.id), Some(row.issuer))
+            .before(&before)
+            .after(&view);
+        let view = self.finish_write(tx, ctx, audit, view).await?;
+        if let Some(live) = self.model_mut().directives.get_mut(&ended.id) {
+            live.row = ended;
+        }
+        Ok(view)
+    }
+
+    /// Adds guidance for a unit's subtree: the unit must be the issuer or lie in the
+    /// directive's target, and be the caller's to act for.
+    pub async fn add_guidance(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        input: NewGuidance,
+    ) -> Result<GuidanceView, AppError> {
+        let row = self.visible_directive(ctx, id).await?;
+        let unit = parse_unit_id(&input.unit, "unit")?;
+        self.check_reference(ctx, unit, "unit", "guidance.create")
+            .await?;
+        let text = check_text("text", &input.text, MAX_BODY_CHARS, true)?;
+        if row.state != "issued" {
+            return Err(AppError::Conflict {
+                code: "directive_not_open",
+                message: format!(
+                    "guidance is added to an issued directive; this one is {}",
+                    row.state
+                ),
+            });
+        }
+        let on_the_way = unit == row.issuer || self.tree().is_within(unit, row.target_under);
+        if !on_the_way {
+            return Err(AppError::invalid(
+                "not_on_the_way",
+                "unit",
+                "guidance comes from the issuer or a unit the directive was conveyed through",
+            ));
+        }
+        let unit_name = self
+            .store
+            .unit(unit)
+            .await?
+            .map(|u| u.name)
+            .unwrap_or_default();
+        let mut tx = self.store.write().await?;
+        let now = clock::now();
+        let guidance_id = tx
+            .insert_guidance(row.id, unit, &text, &ctx.actor.label(), &now)
+            .await?;
+        let view = GuidanceView {
+            id: guidance_id.to_string(),
+            directive: row.id.to_string(),
+            unit: unit.to_string(),
+            unit_name,
+            text,
+            created_at: now,
+        };
+        let audit = Audit::new(
+            "guidance.create",
+            format!("guidance:{guidance_id}"),
+            Some(unit),
+        )
+        .after(&view);
+        self.finish_write(tx, ctx, audit, view).await
+    }
+
+    /// Who moves an assignment of `unit`: its own unit, a unit above, or nobody.
+    fn mover(&self, ctx: &Ctx, unit: UnitId) -> Option<Mover> {
+        let own = ctx
+            .principal
+            .posts
+            .iter()
+            .any(|post| post.unit == unit && post.role.has_authority());
+        if own {
+            Some(Mover::OwnUnit)
+        } else if self.allowed(ctx, Action::Write, Resource::Unit(unit)) {
+            Some(Mover::Above)
+        } else {
+            None
+        }
+    }
+
+    fn overdue(row: &DirectiveRow, state: AssignmentState) -> bool {
+        state != AssignmentState::Done && row.state == "issued" && clock::today() > row.due
+    }
+
+    async fn assignment_view(
+        &self,
+        ctx: &Ctx,
+        assignment: AssignmentRow,
+        directive: DirectiveRow,
+    ) -> Result<AssignmentView, AppError> {
+        let state = AssignmentState::from_byte(assignment.state)
+            .ok_or_else(|| AppError::Internal("a stored assignment has no state".into()))?;
+        // The notes on the path from the issuer down to this unit, top first.
+        let mut notes = self.store.guidance_of(directive.id).await?;
+        let depth = {
+            let tree = self.tree();
+            notes.retain(|note| tree.is_within(assignment.unit, note.unit));
+            notes
+                .iter()
+                .map(|note| (note.id, tree.depth(note.unit).unwrap_or(0)))
+                .collect::<HashMap<i64, u16>>()
+        };
+        notes.sort_by_key(|note| (depth.get(&note.id).copied(), note.id));
+        let note_units: Vec<UnitId> = notes.iter().map(|note| note.unit).collect();
+        let names: HashMap<UnitId, String> = self
+            .store
+            .units_by_ids(&note_units)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row.name))
+            .collect();
+        let history = self
+            .store
+            .assignment_events(assignment.id)
+            .await?
+            .into_iter()
+            .map(|event| HistoryEntry {
+                at: event.at,
+                actor: event.actor,
+                from: state_name(event.from_state),
+                to: state_name(event.to_state),
+                note: event.note,
+                metric_value: event.metric_value,
+            })
+            .collect();
+        let next_states = if directive.state == "issued" {
+            self.mover(ctx, assignment.unit)
+                .map(|mover| {
+                    allowed_transitions(state, mover)
+                        .into_iter()
+                        .map(|s| s.as_str().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let view = DirectiveView::from(&directive);
+        Ok(AssignmentView {
+            id: assignment.id.to_string(),
+            directive: directive.id.to_string(),
+            title: directive.title.clone(),
+            body: directive.body.clone(),
+            issuer: directive.issuer.to_string(),
+            unit: assignment.unit.to_string(),
+            state: state.as_str().to_owned(),
+            due: directive.due.clone(),
+            overdue: Self::overdue(&directive, state),
+            metric_value: assignment.metric_value,
+            metric: view.metric,
+            guidance: notes
+                .into_iter()
+                .map(|note| GuidanceView {
+                    id: note.id.to_string(),
+                    directive: note.directive.to_string(),
+                    unit: note.unit.to_string(),
+                    unit_name: names.get(&note.unit).cloned().unwrap_or_default(),
+                    text: note.text,
+                    created_at: note.created_at,
+                })
+                .collect(),
+            history,
+            next_states,
+        })
+    }
+
+    /// An assignment: readable by its unit and the units above it.
+    pub async fn assignment(&self, ctx: &Ctx, id: &str) -> Result<AssignmentView, AppError> {
+        let (assignment, directive) = self.readable_assignment(ctx, id).await?;
+        self.assignment_view(ctx, assignment, directive).await
+    }
+
+    async fn readable_assignment(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+    ) -> Result<(AssignmentRow, DirectiveRow), AppError> {
+        self.require_signed_in(ctx)?;
+        let id = id
+            .parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .ok_or(AppError::NotFound { what: "assignment" })?;
+        let assignment = self
+            .store
+            .assignment(id)
+            .await?
+            .ok_or(AppError::NotFound { what: "assignment" })?;
+        if !self.allowed(ctx, Action::Read, Resource::Unit(assignment.unit)) {
+            return Err(AppError::NotFound { what: "assignment" });
+        }
+        let directive = self
+            .store
+            .directive(assignment.directive)
+            .await?
+            .ok_or(AppError::NotFound { what: "directive" })?;
+        Ok((assignment, directive))
+    }
+
+    /// Moves an assignment. Its own unit works it forward (or blocks it, with a
+    /// reason); a unit above may send finished work back, with a reason.
+    pub async fn transition(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        input: Transition,
+    ) -> Result<AssignmentView, AppError> {
+        let (assignment, directive) = self.readable_assignment(ctx, id).await?;
+        let Some(mover) = self.mover(ctx, assignment.unit) else {
+            self.record_denial(
+                ctx,
+                "assignment.transition",
+                format!("assignment:{}", assignment.id),
+                Some(assignment.unit),
+            )
+            .await;
+            return Err(AppError::Forbidden);
+        };
+        let to = AssignmentState::parse(&input.to).ok_or_else(|| {
+            AppError::invalid(
+                "invalid_value",
+                "to",
+                "a state is conveyed, acknowledged, planned, in_progress, done or blocked",
+            )
+        })?;
+        let note = check_text(
+            "note",
+            input.note.as_deref().unwrap_or_default(),
+            2_000,
+            false,
+        )?;
+        if let Some(value) = input.metric_value {
+            if directive.metric_name.is_none() {
+                return Err(AppError::invalid(
+                    "no_metric",
+                    "metric_value",
+                    "this directive has no metric to report",
+                ));
+            }
+            if !value.is_finite() || value < 0.0 {
+                return Err(AppError::invalid(
+                    "invalid_value",
+                    "metric_value",
+                    "a metric value is a number, zero or more",
+                ));
+            }
+        }
+        if directive.state != "issued" {
+            return Err(AppError::Conflict {
+                code: "directive_not_open",
+                message: format!(
+                    "this directive is {}; its assignments no longer move",
+                    directive.state
+                ),
+            });
+        }
+        let mut tx = self.store.write().await?;
+        let current = tx
+            .assignment(assignment.id)
+            .await?
+            .ok_or(AppError::NotFound { what: "assignment" })?;
+        let from = AssignmentState::from_byte(current.state)
+            .ok_or_else(|| AppError::Internal("a stored assignment has no state".into()))?;
+        if mover == Mover::Above && !allowed_transitions(from, Mover::Above).contains(&to) {
+            // Working an assignment forward is its own unit's business: above, the only
+            // move is sending finished work back.
+            drop(tx);
+            self.record_denial(
+                ctx,
+                "assignment.transition",
+                format!("assignment:{}", current.id),
+                Some(current.unit),
+            )
+            .await;
+            return Err(AppError::Forbidden);
+        }
+        check_transition(from, to, mover, Some(&note)).map_err(state_error)?;
+        let metric_value = input.metric_value.or(current.metric_value);
+        let now = clock::now();
+        tx.move_assignment(
+            &current,
+            to as u8,
+            metric_value,
+            &note,
+            &ctx.actor.label(),
+            &now,
+        )
+        .await?;
+        self.record_change(
+            &mut tx,
+            "assignment",
+            serde_json::json!({
+                "directive": current.directive,
+                "unit": current.unit.get(),
+                "state": to as u8,
+                "metric": metric_value,
+            }),
+        )
+        .await?;
+        let audit = Audit::new(
+            "assignment.transition",
+            format!("assignment:{}", current.id),
+            Some(current.unit),
+        )
+        .after(&serde_json::json!({"from": from.as_str(), "to": to.as_str(), "note": note, "metric_value": metric_value}));
+        self.finish_write(tx, ctx, audit, ()).await?;
+        self.apply_assignment(current.directive, current.unit, to as u8, metric_value);
+        let moved = AssignmentRow {
+            state: to as u8,
+            metric_value,
+            updated_at: now,
+            ..current
+        };
+        self.assignment_view(ctx, moved, directive).await
+    }
+
+    /// Records a committed change of an assignment in the read model.
+    pub(crate) fn apply_assignment(
+        &self,
+        directive: i64,
+        unit: UnitId,
+        state: u8,
+        metric: Option<f64>,
+    ) {
+        let Some(state) = AssignmentState::from_byte(state) else {
+            return;
+        };
+        let tree = self.tree();
+        let mut model = self.model_mut();
+        let Some(position) = tree.position(unit) else {
+            return;
+        };
+        if model.current(directive, &tree).is_some() {
+            if let Some(live) = model.directives.get_mut(&directive) {
+                live.columns.set(position, state, metric.unwrap_or(0.0));
+            }
+        }
+    }
+
+    /// Appends to the change feed in the write's transaction, for the other servers.
+    pub(crate) async fn record_change(
+        &self,
+        tx: &mut WriteTx,
+        kind: &str,
+        mut body: serde_json::Value,
+    ) -> Result<(), AppError> {
+        body["origin"] = serde_json::Value::from(self.origin.as_ref());
+        tx.append_change(kind, &body.to_string(), &clock::now())
+            .await?;
+        Ok(())
+    }
+
+    /// A unit's own assignments of live directives: its inbox, newest first.
+    pub async fn unit_assignments(
+        &self,
+        ctx: &Ctx,
+        unit: &str,
+        query: InboxQuery,
+    ) -> Result<Page<InboxItem>, AppError> {
+        let unit = self.readable_unit(ctx, unit, "id").await?;
+        let limit = checked_limit(query.limit)?;
+        let state = match &query.state {
+            Some(text) => Some(AssignmentState::parse(text).ok_or_else(|| {
+                AppError::invalid("invalid_value", "state", "not a state of an assignment")
+            })? as u8),
+            None => None,
+        };
+        let before = match decode_cursor(query.cursor.as_deref())? {
+            Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                AppError::invalid(
+                    "invalid_cursor",
+                    "cursor",
+                    "the cursor is not one this server gave",
+                )
+            })?),
+            None => None,
+        };
+        let mut rows = self
+            .store
+            .assignments_of_unit(unit.id, state, before, limit + 1)
+            .await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|(_, d)| encode_cursor(&d.id.to_string()))
+        } else {
+            None
+        };
+        let mut items: Vec<InboxItem> = rows
+            .into_iter()
+            .map(|(assignment, directive)| {
+                let state = AssignmentState::from_byte(assignment.state)
+                    .unwrap_or(AssignmentState::Conveyed);
+                InboxItem {
+                    id: assignment.id.to_string(),
+                    directive: directive.id.to_string(),
+                    parent_directive: directive.parent.map(|p| p.to_string()),
+                    title: directive.title.clone(),
+                    issuer: directive.issuer.to_string(),
+                    state: state.as_str().to_owned(),
+                    due: directive.due.clone(),
+                    overdue: Self::overdue(&directive, state),
+                    metric_value: assignment.metric_value,
+                    updated_at: assignment.updated_at,
+                }
+            })
+            .collect();
+        // Within the page: what is overdue first, then what is due soonest.
+        items.sort_by(|a, b| {
+            b.overdue
+                .cmp(&a.overdue)
+                .then((a.state == "done").cmp(&(b.state == "done")))
+                .then(a.due.cmp(&b.due))
+        });
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Where a roll-up is taken: the unit asked for, or by default the top of the
+    /// target if the caller sees it, else the caller's highest unit that received it.
+    async fn rollup_unit(
+        &self,
+        ctx: &Ctx,
+        row: &DirectiveRow,
+        at: Option<&str>,
+    ) -> Result<UnitId, AppError> {
+        if let Some(at) = at {
+            let unit = self.readable_unit(ctx, at, "at").await?;
+            return Ok(unit.id);
+        }
+        if self.allowed(ctx, Action::Read, Resource::Unit(row.target_under)) {
+            return Ok(row.target_under);
+        }
+        let tree = self.tree();
+        ctx.principal
+            .authority_units()
+            .chain(ctx.principal.member_units())
+            .filter(|unit| tree.is_within(*unit, row.target_under))
+            .min_by_key(|unit| tree.depth(*unit))
+            .ok_or(AppError::NotFound { what: "directive" })
+    }
+
+    /// Counts a directive over a unit's subtree, and over each child's: from memory.
+    pub fn tally_at(&self, directive: i64, unit: UnitId) -> Option<(Tally, Vec<(UnitId, Tally)>)> {
+        let tree = self.tree();
+        let mut model = self.model_mut();
+        let live = model.current(directive, &tree)?;
+        let total = live.columns.tally(tree.subtree(unit)?);
+        let children = tree
+            .children(unit)
+            .filter_map(|child| Some((child, live.columns.tally(tree.subtree(child)?))))
+            .filter(|(_, tally)| tally.total() > 0)
+            .collect();
+        Some((total, children))
+    }
+
+    pub async fn rollup(&self, ctx: &Ctx, id: &str, at: Option<&str>) -> Result<Rollup, AppError> {
+        let row = self.visible_directive(ctx, id).await?;
+        let unit = self.rollup_unit(ctx, &row, at).await?;
+        let (tally, children) = self.tally_at(row.id, unit).unwrap_or_default();
+        let child_ids: Vec<UnitId> = children.iter().map(|(child, _)| *child).collect();
+        let names: HashMap<UnitId, (String, String)> = self
+            .store
+            .units_by_ids(&child_ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, (u.name, u.code)))
+            .collect();
+        let past_due = row.state == "issued" && clock::today() > row.due;
+        let overdue = |tally: &Tally| {
+            if past_due {
+                tally.total() - tally.count(AssignmentState::Done)
+            } else {
+                0
+            }
+        };
+        let metric = |tally: &Tally| {
+            row.metric_target.map(|per_unit| MetricSum {
+                sum: tally.metric,
+                target: per_unit * f64::from(tally.total()),
+            })
+        };
+        Ok(Rollup {
+            directive: row.id.to_string(),
+            unit: unit.to_string(),
+            total: tally.total(),
+            states: StateCounts::from(&tally),
+            overdue: overdue(&tally),
+            metric: metric(&tally),
+            children: children
+                .iter()
+                .map(|(child, child_tally)| {
+                    let (name, code) = names.get(child).cloned().unwrap_or_default();
+                    ChildRollup {
+                        unit: child.to_string(),
+                        name,
+                        code,
+                        total: child_tally.total(),
+                        states: StateCounts::from(child_tally),
+                        overdue: overdue(child_tally),
+                        metric: metric(child_tally),
+                    }
+                })
+                .collect(),
+        })
+    }
+
+    /// The units that lag most, a page at a time: not acknowledged first, then
+    /// blocked, then by how far the work is from done, lowest metric first.
+    pub async fn laggards(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        query: AtQuery,
+    ) -> Result<Page<Laggard>, AppError> {
+        let row = self.visible_directive(ctx, id).await?;
+        let unit = self.rollup_unit(ctx, &row, query.at.as_deref()).await?;
+        let limit = checked_limit(query.limit)? as usize;
+        let offset = match decode_cursor(query.cursor.as_deref())? {
+            Some(text) => text.parse::<usize>().map_err(|_| {
+                AppError::invalid(
+                    "invalid_cursor",
+                    "cursor",
+                    "the cursor is not one this server gave",
+                )
+            })?,
+            None => 0,
+        };
+        let mut lagging: Vec<(u8, f64, u32, UnitId, AssignmentState, f64)> = {
+            let tree = self.tree();
+            let mut model = self.model_mut();
+            let Some(live) = model.current(row.id, &tree) else {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            };
+            let Some(range) = tree.subtree(unit) else {
+                return Ok(Page {
+                    items: Vec::new(),
+                    next_cursor: None,
+                });
+            };
+            live.columns
+                .entries(range)
+                .filter(|(_, _, state, _)| *state != AssignmentState::Done)
+                .map(|(position, unit, state, metric)| {
+                    let rank = match state {
+                        AssignmentState::Conveyed => 0,
+                        AssignmentState::Blocked => 1,
+                        AssignmentState::Acknowledged => 2,
+                        AssignmentState::Planned => 3,
+                        AssignmentState::InProgress => 4,
+                        AssignmentState::Done => 5,
+                    };
+                    (rank, metric, position, unit, state, metric)
+                })
+                .collect()
+        };
+        lagging.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let page: Vec<_> = lagging.iter().skip(offset).take(limit).collect();
+        let ids: Vec<UnitId> = page.iter().map(|entry| entry.3).collect();
+        let names: HashMap<UnitId, (String, String)> = self
+            .store
+            .units_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|u| (u.id, (u.name, u.code)))
+            .collect();
+        let has_metric = row.metric_name.is_some();
+        let items = page
+            .iter()
+            .map(|(_, _, _, unit, state, metric)| {
+                let (name, code) = names.get(unit).cloned().unwrap_or_default();
+                Laggard {
+                    unit: unit.to_string(),
+                    name,
+                    code,
+                    state: state.as_str().to_owned(),
+                    overdue: Self::overdue(&row, *state),
+                    metric_value: has_metric.then_some(*metric),
+                }
+            })
+            .collect();
+        let next_cursor =
+            (offset + limit < lagging.len()).then(|| encode_cursor(&(offset + limit).to_string()));
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The counts per state at the end of each day since the directive was issued.
+    pub async fn series(&self, ctx: &Ctx, id: &str, at: Option<&str>) -> Result<Series, AppError> {
+        let row = self.visible_directive(ctx, id).await?;
+        let unit = self.rollup_unit(ctx, &row, at).await?;
+        let range = self
+            .store
+            .unit(unit)
+            .await?
+            .ok_or(AppError::NotFound { what: "unit" })?
+            .subtree_range();
+        let total = self
+            .tally_at(row.id, unit)
+            .map(|(tally, _)| tally.total())
+            .unwrap_or(0);
+        let Some(issued) = row.issued_at.as_deref().and_then(|at| at.get(..10)) else {
+            return Ok(Series {
+                directive: row.id.to_string(),
+                unit: unit.to_string(),
+                days: Vec::new(),
+            });
+        };
+        let moves = self.store.daily_transitions(row.id, &range).await?;
+        let mut counts = [0i64; ganglion_core::directive::STATE_COUNT];
+        counts[0] = i64::from(total);
+        let mut days = Vec::new();
+        let mut day = clock::parse_date(issued);
+        let end = row
+            .ended_at
+            .as_deref()
+            .and_then(|at| clock::parse_date(at.get(..10)?))
+            .unwrap_or_else(|| clock::parse_date(&clock::today()).expect("today is a date"));
+        let mut moves = moves.into_iter().peekable();
+        while let Some(date) = day.filter(|d| *d <= end) {
+            let text = clock::format_date(date);
+            while let Some((_, from, to, count)) = moves.next_if(|(d, ..)| *d <= text) {
+                counts[from as usize] -= count as i64;
+                counts[to as usize] += count as i64;
+            }
+            let tally = Tally {
+                states: counts.map(|c| c.max(0) as u32),
+                metric: 0.0,
+            };
+            days.push(SeriesDay {
+                date: text,
+                states: StateCounts::from(&tally),
+            });
+            day = date.next_day();
+        }
+        Ok(Series {
+            directive: row.id.to_string(),
+            unit: unit.to_string(),
+            days,
+        })
+    }
+
+    /// Applies the changes other servers wrote since the last call; returns how many.
+    pub async fn follow_changes(&self) -> Result<usize, AppError> {
+        let after = self.model_mut().last_change;
+        let changes = self.store.changes_after(after, 1000).await?;
+        let mut tree_changed = false;
+        for change in &changes {
+            let body: serde_json::Value = serde_json::from_str(&change.payload).unwrap_or_default();
+            let own = body["origin"].as_str() == Some(self.origin.as_ref());
+            if !own {
+                match change.kind.as_str() {
+                    "assignment" => {
+                        let unit = body["unit"].as_i64().and_then(UnitId::new);
+                        if let (Some(directive), Some(unit), Some(state)) =
+                            (body["directive"].as_i64(), unit, body["state"].as_u64())
+                        {
+                            self.apply_assignment(
+                                directive,
+                                unit,
+                                state as u8,
+                                body["metric"].as_f64(),
+                            );
+                        }
+                    }
+                    "directive" => {
+                        if let Some(id) = body["id"].as_i64() {
+                            self.reload_directive(id).await?;
+                        }
+                    }
+                    "tree" => tree_changed = true,
+                    _ => {}
+                }
+            }
+            self.model_mut().last_change = change.seq;
+        }
+        if tree_changed {
+            self.reload_tree().await?;
+        }
+        Ok(changes.len())
+    }
+
+    async fn reload_directive(&self, id: i64) -> Result<(), AppError> {
+        let Some(row) = self.store.directive(id).await? else {
+            return Ok(());
+        };
+        if row.state == "draft" {
+            return Ok(());
+        }
+        let entries = self.store.assignment_columns(id).await?;
+        let columns = {
+            let tree = self.tree();
+            columns_from(&tree, entries)
+        };
+        let mut model = self.model_mut();
+        let version = model.tree_version;
+        model.directives.insert(
+            id,
+            LiveDirective {
+                row,
+                columns,
+                numbered_at: version,
+            },
+        );
+        Ok(())
+    }
+}
+
+fn state_name(byte: u8) -> String {
+    AssignmentState::from_byte(byte)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+fn stored_draft<'a>(
+    issuer: UnitId,
+    parent: Option<i64>,
+    draft: &'a CheckedDraft,
+    kinds: &'a str,
+    tags: &'a str,
+) -> DirectiveDraft<'a> {
+    DirectiveDraft {
+        issuer,
+        parent,
+        title: &draft.title,
+        body: &draft.body,
+        due: &draft.due,
+        target_under: draft.under,
+        target_kinds: kinds,
+        target_tags: tags,
+        metric_name: draft.metric.as_ref().map(|m| m.name.as_str()),
+        metric_unit: draft.metric.as_ref().map(|m| m.unit.as_str()),
+        metric_target: draft.metric.as_ref().map(|m| m.target_per_unit),
+    }
+}

@@ -1,0 +1,349 @@
+//! `/api/v1/directives` and `/api/v1/assignments`: decisions down, results up.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use ganglion_app::{
+    AssignmentView, AtQuery, DirectivePatch, DirectiveView, GuidanceView, InboxItem, InboxQuery,
+    Issued, Laggard, NewDirective, NewGuidance, Page, Reach, Rollup, Series, Transition,
+};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::caller::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{JsonWrite, Query, WriteBody};
+use crate::write::run_write;
+use crate::AppState;
+
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_directive))
+        .routes(routes!(get_directive, update_directive))
+        .routes(routes!(issue_directive))
+        .routes(routes!(withdraw_directive))
+        .routes(routes!(close_directive))
+        .routes(routes!(reach))
+        .routes(routes!(add_guidance))
+        .routes(routes!(rollup))
+        .routes(routes!(laggards))
+        .routes(routes!(series))
+        .routes(routes!(unit_assignments))
+        .routes(routes!(get_assignment))
+        .routes(routes!(transition))
+}
+
+/// Drafts a directive of a unit to a target in its subtree.
+#[utoipa::path(
+    post, path = "/api/v1/directives", tag = "directives",
+    request_body = NewDirective,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
+    responses(
+        (status = 201, description = "The draft", body = DirectiveView),
+        (status = 404, description = "The issuer is not the caller's to see", body = ErrorBody),
+        (status = 422, description = "A value is not valid, or the target lies outside the issuer", body = ErrorBody),
+    )
+)]
+async fn create_directive(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    JsonWrite { input, body }: JsonWrite<NewDirective>,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::CREATED, |ctx| async move {
+        app.create_directive(&ctx, input).await
+    })
+    .await
+}
+
+/// One directive, if it was issued by or conveyed to a unit the caller sees.
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id")),
+    responses(
+        (status = 200, description = "The directive", body = DirectiveView),
+        (status = 404, description = "No such directive", body = ErrorBody),
+    )
+)]
+async fn get_directive(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DirectiveView>, ApiError> {
+    Ok(Json(state.app.directive(&ctx, &id).await?))
+}
+
+/// Edits a draft.
+#[utoipa::path(
+    patch, path = "/api/v1/directives/{id}", tag = "directives",
+    params(
+        ("id" = String, Path, description = "The directive's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe"),
+    ),
+    request_body = DirectivePatch,
+    responses(
+        (status = 200, description = "The draft as it is now", body = DirectiveView),
+        (status = 409, description = "It was issued already (`not_draft`)", body = ErrorBody),
+        (status = 422, description = "A value is not valid", body = ErrorBody),
+    )
+)]
+async fn update_directive(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    JsonWrite { input, body }: JsonWrite<DirectivePatch>,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.update_directive(&ctx, &id, input).await
+    })
+    .await
+}
+
+/// Issues a draft: one assignment per targeted unit, at once.
+#[utoipa::path(
+    post, path = "/api/v1/directives/{id}/issue", tag = "directives",
+    params(
+        ("id" = String, Path, description = "The directive's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe"),
+    ),
+    responses(
+        (status = 200, description = "Issued, with the number of assignments", body = Issued),
+        (status = 409, description = "Not a draft (`not_draft`)", body = ErrorBody),
+    )
+)]
+async fn issue_directive(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    body: WriteBody,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.issue_directive(&ctx, &id).await
+    })
+    .await
+}
+
+/// Withdraws a directive: its assignments stop and stay as history.
+#[utoipa::path(
+    post, path = "/api/v1/directives/{id}/withdraw", tag = "directives",
+    params(
+        ("id" = String, Path, description = "The directive's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe"),
+    ),
+    responses(
+        (status = 200, description = "Withdrawn", body = DirectiveView),
+        (status = 409, description = "Already ended (`directive_not_open`)", body = ErrorBody),
+    )
+)]
+async fn withdraw_directive(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    body: WriteBody,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.end_directive(&ctx, &id, "withdrawn").await
+    })
+    .await
+}
+
+/// Closes a directive whose work is concluded.
+#[utoipa::path(
+    post, path = "/api/v1/directives/{id}/close", tag = "directives",
+    params(
+        ("id" = String, Path, description = "The directive's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe"),
+    ),
+    responses(
+        (status = 200, description = "Closed", body = DirectiveView),
+        (status = 409, description = "Not issued (`directive_not_open`)", body = ErrorBody),
+    )
+)]
+async fn close_directive(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    body: WriteBody,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.end_directive(&ctx, &id, "closed").await
+    })
+    .await
+}
+
+/// How many units the directive reaches (if issued now, for a draft).
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}/reach", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id")),
+    responses(
+        (status = 200, description = "The number of units", body = Reach),
+        (status = 404, description = "No such directive", body = ErrorBody),
+    )
+)]
+async fn reach(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Reach>, ApiError> {
+    Ok(Json(state.app.directive_reach(&ctx, &id).await?))
+}
+
+/// Adds guidance for a unit's subtree ("convey with added instructions").
+#[utoipa::path(
+    post, path = "/api/v1/directives/{id}/guidance", tag = "directives",
+    params(
+        ("id" = String, Path, description = "The directive's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe"),
+    ),
+    request_body = NewGuidance,
+    responses(
+        (status = 201, description = "The note", body = GuidanceView),
+        (status = 422, description = "The unit is not on the directive's way (`not_on_the_way`)", body = ErrorBody),
+    )
+)]
+async fn add_guidance(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    JsonWrite { input, body }: JsonWrite<NewGuidance>,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::CREATED, |ctx| async move {
+        app.add_guidance(&ctx, &id, input).await
+    })
+    .await
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct AtOnly {
+    /// The unit whose subtree is counted.
+    at: Option<String>,
+}
+
+/// Progress over a unit's whole subtree, with each child's.
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}/rollup", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id"), AtOnly),
+    responses(
+        (status = 200, description = "The roll-up", body = Rollup),
+        (status = 404, description = "No such directive or unit", body = ErrorBody),
+    )
+)]
+async fn rollup(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AtOnly>,
+) -> Result<Json<Rollup>, ApiError> {
+    Ok(Json(
+        state.app.rollup(&ctx, &id, query.at.as_deref()).await?,
+    ))
+}
+
+/// The units that lag most under a unit, a page at a time.
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}/laggards", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id"), AtQuery),
+    responses(
+        (status = 200, description = "A page of lagging units", body = Page<Laggard>),
+        (status = 404, description = "No such directive or unit", body = ErrorBody),
+    )
+)]
+async fn laggards(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AtQuery>,
+) -> Result<Json<Page<Laggard>>, ApiError> {
+    Ok(Json(state.app.laggards(&ctx, &id, query).await?))
+}
+
+/// The counts per state at the end of each day since issue.
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}/series", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id"), AtOnly),
+    responses(
+        (status = 200, description = "The daily series", body = Series),
+        (status = 404, description = "No such directive or unit", body = ErrorBody),
+    )
+)]
+async fn series(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AtOnly>,
+) -> Result<Json<Series>, ApiError> {
+    Ok(Json(
+        state.app.series(&ctx, &id, query.at.as_deref()).await?,
+    ))
+}
+
+/// A unit's own assignments: what it must act on, overdue first.
+#[utoipa::path(
+    get, path = "/api/v1/units/{id}/assignments", tag = "directives",
+    params(("id" = String, Path, description = "The unit's id"), InboxQuery),
+    responses(
+        (status = 200, description = "A page of the unit's assignments", body = Page<InboxItem>),
+        (status = 404, description = "No such unit", body = ErrorBody),
+    )
+)]
+async fn unit_assignments(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<InboxQuery>,
+) -> Result<Json<Page<InboxItem>>, ApiError> {
+    Ok(Json(state.app.unit_assignments(&ctx, &id, query).await?))
+}
+
+/// An assignment with the guidance on its path and its history.
+#[utoipa::path(
+    get, path = "/api/v1/assignments/{id}", tag = "directives",
+    params(("id" = String, Path, description = "The assignment's id")),
+    responses(
+        (status = 200, description = "The assignment", body = AssignmentView),
+        (status = 404, description = "No such assignment", body = ErrorBody),
+    )
+)]
+async fn get_assignment(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AssignmentView>, ApiError> {
+    Ok(Json(state.app.assignment(&ctx, &id).await?))
+}
+
+/// Moves an assignment to another state.
+#[utoipa::path(
+    post, path = "/api/v1/assignments/{id}/transition", tag = "directives",
+    params(
+        ("id" = String, Path, description = "The assignment's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe"),
+    ),
+    request_body = Transition,
+    responses(
+        (status = 200, description = "The assignment as it is now", body = AssignmentView),
+        (status = 403, description = "Not the caller's to move", body = ErrorBody),
+        (status = 409, description = "The directive has ended (`directive_not_open`)", body = ErrorBody),
+        (status = 422, description = "The state machine forbids it (`transition_not_allowed`, `reason_required`)", body = ErrorBody),
+    )
+)]
+async fn transition(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    JsonWrite { input, body }: JsonWrite<Transition>,
+) -> Result<Response, ApiError> {
+    let app = &state.app;
+    run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
+        app.transition(&ctx, &id, input).await
+    })
+    .await
+}

@@ -402,6 +402,11 @@ impl App {
         Ok((app, copied))
     }
 
+    /// The store itself, for the benchmark's baselines; use cases never hand it out.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     pub fn template(&self) -> &Template {
         &self.template
     }

@@ -1,4 +1,5 @@
 //! `cargo run --release -p ganglion-bench -- authorize --units 1000000`
+//! `cargo run --release -p ganglion-bench -- directives --units 1000000 --backend sqlite`
 //!
 //! Each benchmark prints one JSON object per line:
 //! `{"bench", "units", "ours_ns", "baseline", "baseline_ns", ...}`, both measured in the
@@ -7,6 +8,8 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
+
+mod directives;
 
 use clap::{Parser, Subcommand};
 use ganglion_app::{demo_rows, DemoShape};
@@ -30,11 +33,33 @@ enum Bench {
         #[arg(long, default_value_t = 2_000_000)]
         checks: usize,
     },
+    /// Conveying a directive to every unit, roll-ups at the root and at a county, and
+    /// assignment transitions through HTTP, against the naive ways on the same store.
+    Directives {
+        #[arg(long, default_value_t = 1_000_000)]
+        units: u64,
+        /// `sqlite` (a temporary file) or `postgres` (a temporary database on
+        /// GANGLION_TEST_POSTGRES, by default the local server).
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 20_000)]
+        transitions: usize,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+    },
 }
 
 fn main() {
     match Cli::parse().bench {
         Bench::Authorize { units, checks } => bench_authorize(units, checks),
+        Bench::Directives {
+            units,
+            backend,
+            transitions,
+            clients,
+        } => tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(directives::run(units, &backend, transitions, clients)),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod audit;
 mod backup;
+mod baseline;
 mod directives;
 mod error;
 mod idempotency;

@@ -1,0 +1,401 @@
+//! `directives --units N --backend sqlite|postgres`: conveying a directive to every unit,
+//! roll-ups at the root and at a county, and assignment transitions through HTTP — each
+//! against the naive way on the same database in the same run.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use ganglion_app::{
+    App, Ctx, DemoShape, ListUnits, NewAccount, NewDirective, NewPerson, NewPost, Silent,
+};
+use ganglion_core::UnitId;
+use ganglion_store::TargetFilter;
+use ganglion_testkit::{TestBackend, TestDatabase};
+use serde_json::json;
+
+const PASSWORD: &str = "bench-password-long";
+
+fn ms(started: Instant) -> f64 {
+    started.elapsed().as_secs_f64() * 1e3
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+fn line(
+    bench: &str,
+    backend: &str,
+    units: u64,
+    ours_ms: f64,
+    baseline: &str,
+    baseline_ms: f64,
+    extra: serde_json::Value,
+) {
+    let mut out = json!({
+        "bench": bench,
+        "backend": backend,
+        "units": units,
+        "ours_ms": round(ours_ms),
+        "baseline": baseline,
+        "baseline_ms": round(baseline_ms),
+        "speedup": round(baseline_ms / ours_ms.max(1e-9)),
+    });
+    if let serde_json::Value::Object(fields) = extra {
+        for (key, value) in fields {
+            out[key] = value;
+        }
+    }
+    println!("{out}");
+}
+
+/// The median time of `runs` calls, in milliseconds.
+async fn median_ms<F, Fut>(runs: usize, mut call: F) -> f64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        call().await;
+        times.push(ms(started));
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+fn draft(issuer: &str, title: &str) -> NewDirective {
+    NewDirective {
+        issuer: issuer.to_owned(),
+        title: title.to_owned(),
+        body: "A decision for every unit.".into(),
+        due: "2099-12-31".into(),
+        target: None,
+        metric: None,
+        parent_directive: None,
+    }
+}
+
+pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: usize) {
+    let backend = match backend_name {
+        "sqlite" => TestBackend::Sqlite,
+        "postgres" => TestBackend::Postgres,
+        other => panic!("unknown backend {other}: sqlite or postgres"),
+    };
+    if backend == TestBackend::Postgres
+        && std::env::var_os(ganglion_testkit::POSTGRES_VARIABLE).is_none()
+    {
+        std::env::set_var(
+            ganglion_testkit::POSTGRES_VARIABLE,
+            "postgres://postgres@127.0.0.1:5432",
+        );
+    }
+    let database = TestDatabase::new(backend);
+    let operator = Ctx::operator();
+    let app = App::init(&database.url, "party").await.expect("a database");
+    let started = Instant::now();
+    app.fill_demo(&operator, DemoShape { units }, &Silent)
+        .await
+        .expect("the sample organization");
+    eprintln!(
+        "built {units} units on {backend_name} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let store = app.store();
+    let root = app.unit_by_code(&operator, "C").await.expect("the centre");
+    let county = app
+        .unit_by_code(&operator, "P01-K001")
+        .await
+        .expect("a county");
+    let root_id: UnitId = root.id.parse().expect("an id");
+    let county_id: UnitId = county.id.parse().expect("an id");
+    let root_row = store.unit(root_id).await.unwrap().unwrap();
+    let county_row = store.unit(county_id).await.unwrap().unwrap();
+
+    // Conveyance to every unit: ours is the whole use case (checks, the insert, the audit
+    // entry and change record, and the read model); the baseline the bare insert.
+    let directive = app
+        .create_directive(&operator, draft(&root.id, "ours"))
+        .await
+        .expect("a draft");
+    let started = Instant::now();
+    let issued = app
+        .issue_directive(&operator, &directive.id)
+        .await
+        .expect("issued");
+    let ours = ms(started);
+    let plain = app
+        .create_directive(&operator, draft(&root.id, "baseline"))
+        .await
+        .expect("a draft");
+    let plain_id: i64 = plain.id.parse().unwrap();
+    let started = Instant::now();
+    let created = store
+        .baseline_convey(
+            plain_id,
+            &TargetFilter {
+                range: root_row.subtree_range(),
+                kinds: &[],
+                tags: &[],
+            },
+            "2026-01-01T00:00:00Z",
+        )
+        .await
+        .expect("the baseline insert");
+    let baseline = ms(started);
+    assert_eq!(created, issued.assignments, "both conveyed the same rows");
+    line(
+        "fanout",
+        backend_name,
+        units,
+        ours,
+        "insert_select",
+        baseline,
+        json!({"assignments": created}),
+    );
+
+    // Roll-ups with drill-down to every child.
+    let directive_id: i64 = directive.id.parse().unwrap();
+    for (bench, unit, row) in [
+        ("rollup_root", root_id, &root_row),
+        ("rollup_county", county_id, &county_row),
+    ] {
+        let ours = median_ms(201, || async {
+            std::hint::black_box(app.tally_at(directive_id, unit));
+        })
+        .await;
+        let use_case = median_ms(51, || async {
+            std::hint::black_box(
+                app.rollup(&operator, &directive.id, Some(&unit.to_string()))
+                    .await
+                    .unwrap(),
+            );
+        })
+        .await;
+        let children: Vec<_> = app
+            .children(&operator, &unit.to_string(), Some(1000), None)
+            .await
+            .unwrap()
+            .items;
+        let (tally, _) = app.tally_at(directive_id, unit).unwrap();
+        let runs = if unit == root_id { 3 } else { 11 };
+        let recursive = median_ms(runs, || async {
+            let counts = store
+                .baseline_rollup_recursive(directive_id, unit)
+                .await
+                .unwrap();
+            assert_eq!(
+                counts[0],
+                u64::from(tally.total()),
+                "the recursive query agrees"
+            );
+            for child in &children {
+                std::hint::black_box(
+                    store
+                        .baseline_rollup_recursive(directive_id, child.id.parse().unwrap())
+                        .await
+                        .unwrap(),
+                );
+            }
+        })
+        .await;
+        let mut child_ranges = Vec::new();
+        for child in &children {
+            let id: UnitId = child.id.parse().unwrap();
+            child_ranges.push(store.unit(id).await.unwrap().unwrap().subtree_range());
+        }
+        let interval = median_ms(runs, || async {
+            let counts = store
+                .baseline_rollup_interval(directive_id, &row.subtree_range())
+                .await
+                .unwrap();
+            assert_eq!(
+                counts[0],
+                u64::from(tally.total()),
+                "the interval query agrees"
+            );
+            for range in &child_ranges {
+                std::hint::black_box(
+                    store
+                        .baseline_rollup_interval(directive_id, range)
+                        .await
+                        .unwrap(),
+                );
+            }
+        })
+        .await;
+        let extra = json!({"children": children.len(), "subtree": tally.total(), "use_case_ms": round(use_case)});
+        line(
+            bench,
+            backend_name,
+            units,
+            ours,
+            "recursive_cte",
+            recursive,
+            extra.clone(),
+        );
+        line(
+            bench,
+            backend_name,
+            units,
+            ours,
+            "sql_interval",
+            interval,
+            extra,
+        );
+    }
+
+    // Transitions through HTTP: each client is an official of its own primary committee
+    // and moves that unit's assignment between acknowledged and blocked.
+    let primaries = app
+        .list_units(
+            &operator,
+            ListUnits {
+                kind: Some("primary".into()),
+                limit: Some(clients as u32),
+                ..ListUnits::default()
+            },
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        primaries.len(),
+        clients,
+        "enough primary committees for the clients"
+    );
+    let mut assignments = Vec::new();
+    for (index, unit) in primaries.iter().enumerate() {
+        let person = app
+            .create_person(
+                &operator,
+                NewPerson {
+                    name: format!("Bench official {index}"),
+                },
+            )
+            .await
+            .unwrap()
+            .id;
+        app.create_post(
+            &operator,
+            NewPost {
+                person: person.clone(),
+                unit: unit.id.clone(),
+                role: "official".into(),
+                title: None,
+                start: Some("2020-01-01".into()),
+            },
+        )
+        .await
+        .unwrap();
+        app.create_account(
+            &operator,
+            NewAccount {
+                login: format!("bench-{index}"),
+                password: PASSWORD.into(),
+                person,
+            },
+        )
+        .await
+        .unwrap();
+        let unit_id: UnitId = unit.id.parse().unwrap();
+        let assignment = store
+            .baseline_assignment_id(directive_id, unit_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let plain_assignment = store
+            .baseline_assignment_id(plain_id, unit_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assignments.push((assignment, plain_assignment));
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ganglion_web::serve(listener, app.clone(), async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    // Signed in through the use case: over HTTP, 32 sign-ins from one address in a
+    // minute would meet the per-address limit.
+    let mut tokens = Vec::new();
+    for index in 0..clients {
+        let attempt = ganglion_app::LoginAttempt { login: format!("bench-{index}"), password: PASSWORD.into() };
+        let session = app
+            .login(&Ctx::anonymous("bench".into()), attempt, &format!("bench-client-{index}"))
+            .await
+            .expect("a session");
+        tokens.push(session.token);
+    }
+    let per_client = transitions / clients;
+    let base = Arc::new(base);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (index, (assignment, _)) in assignments.iter().enumerate() {
+        let (client, base, token, assignment) = (
+            client.clone(),
+            base.clone(),
+            tokens[index].clone(),
+            *assignment,
+        );
+        tasks.push(tokio::spawn(async move {
+            for step in 0..per_client {
+                let body = if step % 2 == 0 {
+                    json!({"to": "acknowledged"})
+                } else {
+                    json!({"to": "blocked", "note": "waiting for materials"})
+                };
+                let response = client
+                    .post(format!("{base}/api/v1/assignments/{assignment}/transition"))
+                    .bearer_auth(&token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    response.status().is_success(),
+                    "{}",
+                    response.text().await.unwrap()
+                );
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let ours_elapsed = ms(started);
+    let done = (per_client * clients) as f64;
+    let store = Arc::new(store.clone());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for (_, plain_assignment) in assignments.iter().copied() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for step in 0..per_client {
+                store
+                    .baseline_update(plain_assignment, if step % 2 == 0 { 1 } else { 5 })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let baseline_elapsed = ms(started);
+    line(
+        "transitions",
+        backend_name,
+        units,
+        ours_elapsed / (done / 1000.0),
+        "single_row_updates",
+        baseline_elapsed / (done / 1000.0),
+        json!({"clients": clients, "changes": done, "ours_per_s": (done / (ours_elapsed / 1000.0)).round(), "baseline_per_s": (done / (baseline_elapsed / 1000.0)).round()}),
+    );
+    let _ = stop.send(());
+    let _ = server.await;
+    app.close().await;
+}

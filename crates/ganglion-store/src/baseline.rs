@@ -1,0 +1,94 @@
+//! The naive ways, for the benchmark to measure Ganglion's ways against on the same
+//! data: a raw conveyance, roll-ups asked of the database, and plain durable updates.
+//! Nothing in the product calls these.
+
+use ganglion_core::UnitId;
+use sqlx::Row;
+
+use crate::{Store, StoreError, TargetFilter};
+
+impl Store {
+    /// Conveys `directive` with a bare `INSERT … SELECT` in its own transaction.
+    pub async fn baseline_convey(
+        &self,
+        directive: i64,
+        target: &TargetFilter<'_>,
+        at: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        let created = tx.convey(directive, target, at).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Counts per state of a directive's assignments under `unit`, finding the subtree
+    /// with a recursive query over `parent_id`.
+    pub async fn baseline_rollup_recursive(
+        &self,
+        directive: i64,
+        unit: UnitId,
+    ) -> Result<[u64; 6], StoreError> {
+        let rows = sqlx::query(
+            "WITH RECURSIVE subtree(id) AS ( \
+               SELECT id FROM units WHERE id = $2 \
+               UNION ALL SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id) \
+             SELECT CAST(a.state AS INTEGER), COUNT(*) FROM assignments a \
+             JOIN subtree s ON a.unit_id = s.id WHERE a.directive_id = $1 GROUP BY a.state",
+        )
+        .bind(directive)
+        .bind(unit.get())
+        .fetch_all(&self.pool)
+        .await?;
+        counts(&rows)
+    }
+
+    /// The same counts through the stored path ranges: the best a query can do.
+    pub async fn baseline_rollup_interval(
+        &self,
+        directive: i64,
+        range: &(String, String),
+    ) -> Result<[u64; 6], StoreError> {
+        let rows = sqlx::query(
+            "SELECT CAST(a.state AS INTEGER), COUNT(*) FROM assignments a \
+             JOIN units u ON u.id = a.unit_id \
+             WHERE a.directive_id = $1 AND u.path >= $2 AND u.path < $3 GROUP BY a.state",
+        )
+        .bind(directive)
+        .bind(range.0.as_str())
+        .bind(range.1.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        counts(&rows)
+    }
+
+    /// The id of a unit's assignment of a directive.
+    pub async fn baseline_assignment_id(
+        &self,
+        directive: i64,
+        unit: UnitId,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(self.assignment_of(directive, unit).await?.map(|a| a.id))
+    }
+
+    /// One durable single-row update, committed on its own.
+    pub async fn baseline_update(&self, assignment: i64, state: u8) -> Result<(), StoreError> {
+        sqlx::query("UPDATE assignments SET state = $2 WHERE id = $1")
+            .bind(assignment)
+            .bind(i32::from(state))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+fn counts(rows: &[sqlx::any::AnyRow]) -> Result<[u64; 6], StoreError> {
+    let mut counts = [0u64; 6];
+    for row in rows {
+        let state: i32 = row.try_get(0)?;
+        let count: i64 = row.try_get(1)?;
+        if let Some(slot) = usize::try_from(state).ok().and_then(|s| counts.get_mut(s)) {
+            *slot = count as u64;
+        }
+    }
+    Ok(counts)
+}

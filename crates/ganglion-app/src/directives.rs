@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use ganglion_core::directive::{allowed_transitions, check_transition, TransitionError};
-use ganglion_core::{Action, AssignmentState, Mover, Resource, Tally, UnitId};
+use ganglion_core::{Action, AssignmentState, DirectiveColumns, Mover, Resource, Tally, UnitId};
 use ganglion_store::{AssignmentRow, DirectiveDraft, DirectiveRow, TargetFilter, WriteTx};
 use serde::{Deserialize, Serialize};
 
@@ -704,7 +704,14 @@ impl App {
             tags: &tags,
         };
         let created = tx.convey(row.id, &target, &now).await?;
-        let units = tx.assigned_units(row.id).await?;
+        // The read model needs the units reached. A whole subtree is known from the tree
+        // index without reading a million rows back; a narrowed target is read back.
+        let whole_subtree = kinds.is_empty() && tags.is_empty();
+        let units = if whole_subtree {
+            Vec::new()
+        } else {
+            tx.assigned_units(row.id).await?
+        };
         self.record_change(&mut tx, "directive", serde_json::json!({"id": row.id}))
             .await?;
         let issued = Issued {
@@ -726,11 +733,30 @@ impl App {
         row.assignment_count = created as i64;
         let columns = {
             let tree = self.tree();
-            columns_from(
-                &tree,
-                units.into_iter().map(|unit| (unit, 0, None)).collect(),
-            )
+            if whole_subtree {
+                let range = tree.subtree(row.target_under).unwrap_or(0..0);
+                DirectiveColumns::build(
+                    range
+                        .zip(tree.subtree_units(row.target_under))
+                        .map(|(position, unit)| (position, unit, AssignmentState::Conveyed, 0.0))
+                        .collect(),
+                )
+            } else {
+                columns_from(
+                    &tree,
+                    units.into_iter().map(|unit| (unit, 0, None)).collect(),
+                )
+            }
         };
+        if columns.len() as u64 != created {
+            // The tree index disagrees with what the store conveyed: believe the store.
+            tracing::error!(
+                directive = row.id,
+                "the read model missed conveyed rows; reloading"
+            );
+            self.reload_directive(row.id).await?;
+            return Ok(issued);
+        }
         let mut model = self.model_mut();
         let version = model.tree_version;
         model.directives.insert(
@@ -1087,16 +1113,28 @@ impl App {
             format!("assignment:{}", current.id),
             Some(current.unit),
         )
-        .after(&serde_json::json!({"from": from.as_str(), "to": to.as_str(), "note": note, "metric_value": metric_value}));
-        self.finish_write(tx, ctx, audit, ()).await?;
-        self.apply_assignment(current.directive, current.unit, to as u8, metric_value);
+        .after(&serde_json::json!({"from": from.as_str(), "to": to.as_str(), "note": &note, "metric_value": metric_value}));
+        let (directive_id, unit) = (current.directive, current.unit);
         let moved = AssignmentRow {
             state: to as u8,
             metric_value,
-            updated_at: now,
+            updated_at: now.clone(),
             ..current
         };
-        self.assignment_view(ctx, moved, directive).await
+        // The answer (also kept for an idempotent replay) is read while this write holds
+        // the lock: the committed history, and the change being written.
+        let mut view = self.assignment_view(ctx, moved, directive).await?;
+        view.history.push(HistoryEntry {
+            at: now,
+            actor: ctx.actor.label(),
+            from: from.as_str().to_owned(),
+            to: to.as_str().to_owned(),
+            note,
+            metric_value,
+        });
+        let view = self.finish_write(tx, ctx, audit, view).await?;
+        self.apply_assignment(directive_id, unit, to as u8, metric_value);
+        Ok(view)
     }
 
     /// Records a committed change of an assignment in the read model.

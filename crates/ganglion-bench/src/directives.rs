@@ -323,9 +323,16 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
     // minute would meet the per-address limit.
     let mut tokens = Vec::new();
     for index in 0..clients {
-        let attempt = ganglion_app::LoginAttempt { login: format!("bench-{index}"), password: PASSWORD.into() };
+        let attempt = ganglion_app::LoginAttempt {
+            login: format!("bench-{index}"),
+            password: PASSWORD.into(),
+        };
         let session = app
-            .login(&Ctx::anonymous("bench".into()), attempt, &format!("bench-client-{index}"))
+            .login(
+                &Ctx::anonymous("bench".into()),
+                attempt,
+                &format!("bench-client-{index}"),
+            )
             .await
             .expect("a session");
         tokens.push(session.token);

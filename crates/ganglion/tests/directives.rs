@@ -548,3 +548,55 @@ async fn a_second_server_follows_the_first() {
     second.await.unwrap().unwrap();
     world.server.stop().await;
 }
+
+/// A transition retried with its Idempotency-Key is answered as the first time, and
+/// happens once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_transition_happens_once() {
+    for backend in backends() {
+        let world = World::new(backend).await;
+        let centre = world.as_("centre").await;
+        let created = centre
+            .post(
+                "/api/v1/directives",
+                &json!({"issuer": world.id("C"), "title": "Harvest", "body": "", "due": "2099-09-01"}),
+            )
+            .await
+            .json();
+        let directive = created["id"].as_str().unwrap().to_owned();
+        centre
+            .post(&format!("/api/v1/directives/{directive}/issue"), &json!({}))
+            .await;
+        let works = world.as_("works").await;
+        let assignment = inbox_assignment(&works, world.id("P1-K1-F1"), &directive).await;
+        let token = works.token.clone();
+        let path = format!("/api/v1/assignments/{assignment}/transition");
+        let send = || {
+            world.server.send_as(
+                token.as_deref(),
+                reqwest::Method::POST,
+                &path,
+                Some(("application/json", br#"{"to": "acknowledged"}"#.to_vec())),
+                &[("idempotency-key", "ack-1")],
+            )
+        };
+        let first = send().await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+        assert_eq!(first.json()["state"], "acknowledged");
+        assert_eq!(first.json()["history"].as_array().unwrap().len(), 1);
+        let again = send().await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.json(), first.json());
+        let now = works
+            .get(&format!("/api/v1/assignments/{assignment}"))
+            .await
+            .json();
+        assert_eq!(
+            now["history"].as_array().unwrap().len(),
+            1,
+            "it happened once"
+        );
+        world.server.stop().await;
+    }
+}

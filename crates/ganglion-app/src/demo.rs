@@ -3,8 +3,11 @@
 //! and ri committees, sub-primary committees and cells, scaled to any number of units.
 //! Names are invented; some are in Korean so that both scripts are exercised.
 
+use ganglion_core::AssignmentState;
+
 use crate::{
-    App, AppError, Ctx, ImportRow, ImportSummary, NewAccount, NewPerson, NewPost, Progress,
+    App, AppError, Ctx, ImportRow, ImportSummary, ListUnits, Metric, NewAccount, NewDirective,
+    NewGuidance, NewPerson, NewPost, Progress, Target, Transition,
 };
 
 const PROVINCES: [&str; 12] = [
@@ -337,6 +340,223 @@ impl App {
             }
         }
         Ok(logins)
+    }
+}
+
+/// What the scenarios left in the demo organization.
+#[derive(Debug, Clone)]
+pub struct DemoScenarios {
+    /// Scenario 1: the decision conveyed to every unit.
+    pub decision: String,
+    /// Scenario 2: the production goal for the rural ri committees.
+    pub goal: String,
+    pub plans: usize,
+    pub reports: usize,
+}
+
+/// A number from 0 to 99 that is the same for the same inputs: the demo's progress is
+/// believable and repeatable.
+fn dice(a: i64, b: u64) -> u64 {
+    let mut x =
+        (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 29;
+    x % 100
+}
+
+/// The states a unit passes through to reach `target`, from conveyed.
+fn path_to(target: AssignmentState) -> Vec<(AssignmentState, Option<&'static str>)> {
+    use AssignmentState::*;
+    let forward = [Acknowledged, Planned, InProgress, Done];
+    match target {
+        Conveyed => Vec::new(),
+        Blocked => vec![
+            (Acknowledged, None),
+            (
+                Blocked,
+                Some("materials for the study sessions have not arrived"),
+            ),
+        ],
+        target => forward
+            .iter()
+            .take_while(|state| **state <= target)
+            .map(|state| (*state, None))
+            .collect(),
+    }
+}
+
+/// How many units at most receive scripted progress: enough to look alive at any size.
+const PROGRESS_SAMPLE: usize = 6_000;
+
+impl App {
+    /// Plays scenarios 1 and 2 of the sample organization through the ordinary use
+    /// cases: the centre's decision with guidance and county plans, and the production
+    /// goal of the rural ri committees, with a believable spread of progress.
+    pub async fn play_demo_scenarios(&self, ctx: &Ctx) -> Result<DemoScenarios, AppError> {
+        let centre = self.unit_by_code(ctx, "C").await?;
+        let today = crate::clock::parse_date(&crate::clock::today()).expect("today is a date");
+        let date = |days: i64| crate::clock::format_date(today + time::Duration::days(days));
+
+        // Scenario 1: the decision, conveyed to every unit, now past its due date.
+        let decision = self
+            .create_directive(
+                ctx,
+                NewDirective {
+                    issuer: centre.id.clone(),
+                    title: "On strengthening the primary committees".into(),
+                    body: "Every committee reviews the work of its primary committees and cells, \
+                           holds a study session on the decision, and reports what it changed."
+                        .into(),
+                    due: date(-3),
+                    target: None,
+                    metric: None,
+                    parent_directive: None,
+                },
+            )
+            .await?;
+        self.issue_directive(ctx, &decision.id).await?;
+        let provinces = self
+            .list_units(
+                ctx,
+                ListUnits {
+                    kind: Some("province".into()),
+                    ..ListUnits::default()
+                },
+            )
+            .await?
+            .items;
+        for province in &provinces {
+            self.add_guidance(
+                ctx,
+                &decision.id,
+                NewGuidance {
+                    unit: province.id.clone(),
+                    text: format!(
+                        "{}: counties start with the ri committees and report every Friday.",
+                        province.name
+                    ),
+                },
+            )
+            .await?;
+        }
+        // Counties map out plans: tasks for their primary and ri committees.
+        let mut plans = 0;
+        for province in provinces.iter().take(4) {
+            let counties = self.children(ctx, &province.id, Some(3), None).await?.items;
+            for county in counties {
+                let plan = self
+                    .create_directive(
+                        ctx,
+                        NewDirective {
+                            issuer: county.id.clone(),
+                            title: format!("{}: study sessions in every primary committee", county.name),
+                            body: "Each primary committee holds two study sessions and sends the list of participants.".into(),
+                            due: date(12),
+                            target: Some(Target {
+                                under: None,
+                                kinds: vec!["primary".into(), "ri".into()],
+                                tags: Vec::new(),
+                            }),
+                            metric: None,
+                            parent_directive: Some(decision.id.clone()),
+                        },
+                    )
+                    .await?;
+                self.issue_directive(ctx, &plan.id).await?;
+                plans += 1;
+            }
+        }
+
+        // Scenario 2: a production goal for the rural ri committees, in tonnes.
+        let goal = self
+            .create_directive(
+                ctx,
+                NewDirective {
+                    issuer: centre.id.clone(),
+                    title: "Grain production goal for the rural ri committees".into(),
+                    body: "Every rural ri committee reaches 120 tonnes of grain this season and reports its harvest.".into(),
+                    due: date(30),
+                    target: Some(Target {
+                        under: None,
+                        kinds: vec!["ri".into()],
+                        tags: vec!["rural".into()],
+                    }),
+                    metric: Some(Metric {
+                        name: "grain harvested".into(),
+                        unit: "t".into(),
+                        target_per_unit: 120.0,
+                    }),
+                    parent_directive: None,
+                },
+            )
+            .await?;
+        self.issue_directive(ctx, &goal.id).await?;
+
+        // Progress: each unit acts as its own secretary would. Some provinces lag.
+        let mut jobs = Vec::new();
+        for (directive, with_metric) in [(&decision.id, false), (&goal.id, true)] {
+            let id: i64 = directive.parse().unwrap_or_default();
+            let assignments = self.store.assignment_ids(id).await?;
+            let step = (assignments.len() / PROGRESS_SAMPLE).max(1);
+            for (assignment, unit) in assignments.into_iter().step_by(step) {
+                let lag = dice(unit.get() / 97, 7) / 2; // a whole branch lags together
+                let roll = dice(unit.get(), id as u64).saturating_sub(lag / 2);
+                use AssignmentState::*;
+                let target = match roll {
+                    0..=14 => Conveyed,
+                    15..=19 => Blocked,
+                    20..=29 => Acknowledged,
+                    30..=39 => Planned,
+                    40..=59 => InProgress,
+                    _ => Done,
+                };
+                let secretary = Ctx {
+                    principal: ganglion_core::Principal {
+                        admin: false,
+                        posts: vec![ganglion_core::Post {
+                            unit,
+                            role: ganglion_core::Role::Secretary,
+                        }],
+                    },
+                    ..ctx.clone()
+                };
+                for (state, note) in path_to(target) {
+                    let metric_value =
+                        (with_metric && matches!(state, InProgress | Done)).then(|| {
+                            let harvest = 60 + dice(unit.get(), 11) + dice(unit.get(), 13) / 3;
+                            if state == Done {
+                                harvest as f64
+                            } else {
+                                (harvest / 2) as f64
+                            }
+                        });
+                    jobs.push((
+                        secretary.clone(),
+                        assignment.to_string(),
+                        Transition {
+                            to: state.as_str().into(),
+                            note: note.map(str::to_owned),
+                            metric_value,
+                        },
+                    ));
+                }
+            }
+        }
+        let reports = jobs.len();
+        while !jobs.is_empty() {
+            let rest = jobs.split_off(jobs.len().min(2_000));
+            let batch = std::mem::replace(&mut jobs, rest);
+            for result in self.transition_many(batch).await? {
+                result?;
+            }
+        }
+        Ok(DemoScenarios {
+            decision: decision.id,
+            goal: goal.id,
+            plans,
+            reports,
+        })
     }
 }
 

@@ -360,6 +360,24 @@ fn state_error(error: TransitionError) -> AppError {
     }
 }
 
+/// A transition request that passed the checks that need no transaction.
+struct CheckedTransition {
+    assignment: i64,
+    unit: UnitId,
+    directive: DirectiveRow,
+    mover: Mover,
+    to: AssignmentState,
+    note: String,
+    metric_value: Option<f64>,
+}
+
+/// A transition written, waiting for its audit entry and the commit.
+struct AppliedTransition {
+    moved: AssignmentRow,
+    from: AssignmentState,
+    audit: Audit,
+}
+
 /// A directive's fields as written, to be checked.
 struct DraftFields<'a> {
     title: &'a str,
@@ -1008,14 +1026,14 @@ impl App {
         Ok((assignment, directive))
     }
 
-    /// Moves an assignment. Its own unit works it forward (or blocks it, with a
-    /// reason); a unit above may send finished work back, with a reason.
-    pub async fn transition(
+    /// Checks a transition request outside any transaction: who moves, to what, with
+    /// which note and value. Refusals that do not depend on the current state end here.
+    async fn checked_transition(
         &self,
         ctx: &Ctx,
         id: &str,
         input: Transition,
-    ) -> Result<AssignmentView, AppError> {
+    ) -> Result<CheckedTransition, AppError> {
         let (assignment, directive) = self.readable_assignment(ctx, id).await?;
         let Some(mover) = self.mover(ctx, assignment.unit) else {
             self.record_denial(
@@ -1065,40 +1083,51 @@ impl App {
                 ),
             });
         }
-        let mut tx = self.store.write().await?;
+        Ok(CheckedTransition {
+            assignment: assignment.id,
+            unit: assignment.unit,
+            directive,
+            mover,
+            to,
+            note,
+            metric_value: input.metric_value,
+        })
+    }
+
+    /// Applies a checked transition inside a write: against the state as it stands now,
+    /// with its history entry and change record. The audit entry is the caller's.
+    async fn apply_transition(
+        &self,
+        tx: &mut WriteTx,
+        ctx: &Ctx,
+        checked: &CheckedTransition,
+    ) -> Result<AppliedTransition, AppError> {
         let current = tx
-            .assignment(assignment.id)
+            .assignment(checked.assignment)
             .await?
             .ok_or(AppError::NotFound { what: "assignment" })?;
         let from = AssignmentState::from_byte(current.state)
             .ok_or_else(|| AppError::Internal("a stored assignment has no state".into()))?;
-        if mover == Mover::Above && !allowed_transitions(from, Mover::Above).contains(&to) {
+        let to = checked.to;
+        if checked.mover == Mover::Above && !allowed_transitions(from, Mover::Above).contains(&to) {
             // Working an assignment forward is its own unit's business: above, the only
             // move is sending finished work back.
-            drop(tx);
-            self.record_denial(
-                ctx,
-                "assignment.transition",
-                format!("assignment:{}", current.id),
-                Some(current.unit),
-            )
-            .await;
             return Err(AppError::Forbidden);
         }
-        check_transition(from, to, mover, Some(&note)).map_err(state_error)?;
-        let metric_value = input.metric_value.or(current.metric_value);
+        check_transition(from, to, checked.mover, Some(&checked.note)).map_err(state_error)?;
+        let metric_value = checked.metric_value.or(current.metric_value);
         let now = clock::now();
         tx.move_assignment(
             &current,
             to as u8,
             metric_value,
-            &note,
+            &checked.note,
             &ctx.actor.label(),
             &now,
         )
         .await?;
         self.record_change(
-            &mut tx,
+            tx,
             "assignment",
             serde_json::json!({
                 "directive": current.directive,
@@ -1113,28 +1142,102 @@ impl App {
             format!("assignment:{}", current.id),
             Some(current.unit),
         )
-        .after(&serde_json::json!({"from": from.as_str(), "to": to.as_str(), "note": &note, "metric_value": metric_value}));
-        let (directive_id, unit) = (current.directive, current.unit);
-        let moved = AssignmentRow {
-            state: to as u8,
-            metric_value,
-            updated_at: now.clone(),
-            ..current
+        .after(&serde_json::json!({"from": from.as_str(), "to": to.as_str(), "note": &checked.note, "metric_value": metric_value}));
+        Ok(AppliedTransition {
+            moved: AssignmentRow {
+                state: to as u8,
+                metric_value,
+                updated_at: now,
+                ..current
+            },
+            from,
+            audit,
+        })
+    }
+
+    /// Moves an assignment. Its own unit works it forward (or blocks it, with a
+    /// reason); a unit above may send finished work back, with a reason.
+    pub async fn transition(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        input: Transition,
+    ) -> Result<AssignmentView, AppError> {
+        let checked = self.checked_transition(ctx, id, input).await?;
+        let mut tx = self.store.write().await?;
+        let applied = match self.apply_transition(&mut tx, ctx, &checked).await {
+            Ok(applied) => applied,
+            Err(AppError::Forbidden) => {
+                drop(tx);
+                self.record_denial(
+                    ctx,
+                    "assignment.transition",
+                    format!("assignment:{}", checked.assignment),
+                    Some(checked.unit),
+                )
+                .await;
+                return Err(AppError::Forbidden);
+            }
+            Err(other) => return Err(other),
         };
+        let AppliedTransition { moved, from, audit } = applied;
+        let (directive_id, unit, to, metric_value) =
+            (moved.directive, moved.unit, moved.state, moved.metric_value);
+        let now = moved.updated_at.clone();
         // The answer (also kept for an idempotent replay) is read while this write holds
         // the lock: the committed history, and the change being written.
-        let mut view = self.assignment_view(ctx, moved, directive).await?;
+        let mut view = self
+            .assignment_view(ctx, moved, checked.directive.clone())
+            .await?;
         view.history.push(HistoryEntry {
             at: now,
             actor: ctx.actor.label(),
             from: from.as_str().to_owned(),
-            to: to.as_str().to_owned(),
-            note,
+            to: checked.to.as_str().to_owned(),
+            note: checked.note.clone(),
             metric_value,
         });
         let view = self.finish_write(tx, ctx, audit, view).await?;
-        self.apply_assignment(directive_id, unit, to as u8, metric_value);
+        self.apply_assignment(directive_id, unit, to, metric_value);
         Ok(view)
+    }
+
+    /// Many transitions in one transaction, each checked and recorded on its own as if
+    /// it came alone; one commit for all. A refused one is answered and skipped; the
+    /// others go on. Used where many reports arrive at once (the demo's progress).
+    pub async fn transition_many(
+        &self,
+        jobs: Vec<(Ctx, String, Transition)>,
+    ) -> Result<Vec<Result<(), AppError>>, AppError> {
+        let mut results: Vec<Result<(), AppError>> = Vec::with_capacity(jobs.len());
+        let mut checked = Vec::with_capacity(jobs.len());
+        for (ctx, id, input) in jobs {
+            match self.checked_transition(&ctx, &id, input).await {
+                Ok(job) => {
+                    checked.push((results.len(), ctx, job));
+                    results.push(Ok(()));
+                }
+                Err(error) => results.push(Err(error)),
+            }
+        }
+        let mut tx = self.store.write().await?;
+        let mut audits = Vec::new();
+        let mut applied = Vec::new();
+        for (index, ctx, job) in &checked {
+            match self.apply_transition(&mut tx, ctx, job).await {
+                Ok(done) => {
+                    audits.push((ctx.clone(), done.audit));
+                    applied.push(done.moved);
+                }
+                Err(error @ (AppError::Store(_) | AppError::Internal(_))) => return Err(error),
+                Err(error) => results[*index] = Err(error),
+            }
+        }
+        self.finish_batch(tx, audits).await?;
+        for moved in applied {
+            self.apply_assignment(moved.directive, moved.unit, moved.state, moved.metric_value);
+        }
+        Ok(results)
     }
 
     /// Records a committed change of an assignment in the read model.

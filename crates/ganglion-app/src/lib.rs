@@ -30,7 +30,7 @@ use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, Wr
 pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
 pub use browse::{Me, OutlineNode, UnitSummary};
-pub use demo::{demo_rows, DemoLogin, DemoShape, DEMO_PASSWORD};
+pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
 pub use directives::{
     AssignmentView, AtQuery, ChildRollup, DirectivePatch, DirectiveView, GuidanceView,
     HistoryEntry, InboxItem, InboxQuery, Issued, Laggard, Metric, MetricSum, NewDirective,
@@ -450,17 +450,7 @@ impl App {
         audit: Audit,
         value: T,
     ) -> Result<T, AppError> {
-        tx.append_audit(AuditDraft {
-            at: clock::now(),
-            actor: ctx.actor.label(),
-            action: audit.action.to_owned(),
-            object: audit.object,
-            unit: audit.unit.map(|u| u.get()),
-            before_digest: audit.before,
-            after_digest: audit.after,
-            request_id: ctx.request_id.clone(),
-        })
-        .await?;
+        append_audit(&mut tx, ctx, audit).await?;
         if let Some(idempotency) = &ctx.idempotency {
             let body = serde_json::to_string(&value).map_err(|error| {
                 AppError::Internal(format!("cannot serialize a response: {error}"))
@@ -478,4 +468,29 @@ impl App {
         tx.commit().await?;
         Ok(value)
     }
+
+    /// Ends a write that carries many acts (each with its caller and audit entry), in
+    /// order, with one commit. Acts in a batch are never replayed by idempotency key.
+    async fn finish_batch(&self, mut tx: WriteTx, acts: Vec<(Ctx, Audit)>) -> Result<(), AppError> {
+        for (ctx, audit) in acts {
+            append_audit(&mut tx, &ctx, audit).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+async fn append_audit(tx: &mut WriteTx, ctx: &Ctx, audit: Audit) -> Result<(), AppError> {
+    tx.append_audit(AuditDraft {
+        at: clock::now(),
+        actor: ctx.actor.label(),
+        action: audit.action.to_owned(),
+        object: audit.object,
+        unit: audit.unit.map(|u| u.get()),
+        before_digest: audit.before,
+        after_digest: audit.after,
+        request_id: ctx.request_id.clone(),
+    })
+    .await?;
+    Ok(())
 }

@@ -233,6 +233,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Every assignment of a directive as `(id, unit)`, by id.
+    pub async fn assignment_ids(&self, directive: i64) -> Result<Vec<(i64, UnitId)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, unit_id FROM assignments WHERE directive_id = $1 ORDER BY id")
+                .bind(directive)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let unit: i64 = row.try_get(1)?;
+            if let Some(unit) = UnitId::new(unit) {
+                out.push((row.try_get(0)?, unit));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn assignment(&self, id: i64) -> Result<Option<AssignmentRow>, StoreError> {
         let sql = format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE id = $1");
         let row = sqlx::query(&sql)

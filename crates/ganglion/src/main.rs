@@ -391,6 +391,17 @@ async fn fill_demo(app: &App, units: u64) -> Result<()> {
         started.elapsed().as_secs_f64()
     );
     let logins = app.appoint_demo_people(&Ctx::operator()).await?;
+    let started = Instant::now();
+    let scenarios = app.play_demo_scenarios(&Ctx::operator()).await?;
+    println!(
+        "Played the scenarios in {:.1} s: the centre's decision (directive {}) with {} county plans, \
+         the grain goal of the rural ri committees (directive {}), {} reports of progress.",
+        started.elapsed().as_secs_f64(),
+        scenarios.decision,
+        scenarios.plans,
+        scenarios.goal,
+        scenarios.reports
+    );
     println!("Demo logins (password {}):", ganglion_app::DEMO_PASSWORD);
     for login in logins {
         println!("  {:<16} {}", login.login, login.holds);

@@ -374,7 +374,6 @@ struct CheckedTransition {
 /// A transition written, waiting for its audit entry and the commit.
 struct AppliedTransition {
     moved: AssignmentRow,
-    from: AssignmentState,
     audit: Audit,
 }
 
@@ -917,13 +916,21 @@ impl App {
         assignment: AssignmentRow,
         directive: DirectiveRow,
     ) -> Result<AssignmentView, AppError> {
-        let state = AssignmentState::from_byte(assignment.state)
-            .ok_or_else(|| AppError::Internal("a stored assignment has no state".into()))?;
-        // The notes on the path from the issuer down to this unit, top first.
+        let guidance = self.guidance_on_path(&directive, assignment.unit).await?;
+        let history = self.store.assignment_events(assignment.id).await?;
+        Ok(self.compose_view(ctx, assignment, directive, guidance, history))
+    }
+
+    /// The notes on the path from the issuer down to `unit`, top first.
+    async fn guidance_on_path(
+        &self,
+        directive: &DirectiveRow,
+        unit: UnitId,
+    ) -> Result<Vec<GuidanceView>, AppError> {
         let mut notes = self.store.guidance_of(directive.id).await?;
         let depth = {
             let tree = self.tree();
-            notes.retain(|note| tree.is_within(assignment.unit, note.unit));
+            notes.retain(|note| tree.is_within(unit, note.unit));
             notes
                 .iter()
                 .map(|note| (note.id, tree.depth(note.unit).unwrap_or(0)))
@@ -938,10 +945,30 @@ impl App {
             .into_iter()
             .map(|row| (row.id, row.name))
             .collect();
-        let history = self
-            .store
-            .assignment_events(assignment.id)
-            .await?
+        Ok(notes
+            .into_iter()
+            .map(|note| GuidanceView {
+                id: note.id.to_string(),
+                directive: note.directive.to_string(),
+                unit: note.unit.to_string(),
+                unit_name: names.get(&note.unit).cloned().unwrap_or_default(),
+                text: note.text,
+                created_at: note.created_at,
+            })
+            .collect())
+    }
+
+    fn compose_view(
+        &self,
+        ctx: &Ctx,
+        assignment: AssignmentRow,
+        directive: DirectiveRow,
+        guidance: Vec<GuidanceView>,
+        history: Vec<ganglion_store::AssignmentEventRow>,
+    ) -> AssignmentView {
+        let state =
+            AssignmentState::from_byte(assignment.state).unwrap_or(AssignmentState::Conveyed);
+        let history = history
             .into_iter()
             .map(|event| HistoryEntry {
                 at: event.at,
@@ -965,7 +992,7 @@ impl App {
             Vec::new()
         };
         let view = DirectiveView::from(&directive);
-        Ok(AssignmentView {
+        AssignmentView {
             id: assignment.id.to_string(),
             directive: directive.id.to_string(),
             title: directive.title.clone(),
@@ -977,20 +1004,10 @@ impl App {
             overdue: Self::overdue(&directive, state),
             metric_value: assignment.metric_value,
             metric: view.metric,
-            guidance: notes
-                .into_iter()
-                .map(|note| GuidanceView {
-                    id: note.id.to_string(),
-                    directive: note.directive.to_string(),
-                    unit: note.unit.to_string(),
-                    unit_name: names.get(&note.unit).cloned().unwrap_or_default(),
-                    text: note.text,
-                    created_at: note.created_at,
-                })
-                .collect(),
+            guidance,
             history,
             next_states,
-        })
+        }
     }
 
     /// An assignment: readable by its unit and the units above it.
@@ -1150,7 +1167,6 @@ impl App {
                 updated_at: now,
                 ..current
             },
-            from,
             audit,
         })
     }
@@ -1164,6 +1180,11 @@ impl App {
         input: Transition,
     ) -> Result<AssignmentView, AppError> {
         let checked = self.checked_transition(ctx, id, input).await?;
+        // Read before the write lock: a read through the pool while holding it could
+        // wait on a connection held by a writer waiting for the lock.
+        let guidance = self
+            .guidance_on_path(&checked.directive, checked.unit)
+            .await?;
         let mut tx = self.store.write().await?;
         let applied = match self.apply_transition(&mut tx, ctx, &checked).await {
             Ok(applied) => applied,
@@ -1180,23 +1201,14 @@ impl App {
             }
             Err(other) => return Err(other),
         };
-        let AppliedTransition { moved, from, audit } = applied;
+        let AppliedTransition { moved, audit } = applied;
         let (directive_id, unit, to, metric_value) =
             (moved.directive, moved.unit, moved.state, moved.metric_value);
-        let now = moved.updated_at.clone();
         // The answer (also kept for an idempotent replay) is read while this write holds
         // the lock: the committed history, and the change being written.
-        let mut view = self
-            .assignment_view(ctx, moved, checked.directive.clone())
-            .await?;
-        view.history.push(HistoryEntry {
-            at: now,
-            actor: ctx.actor.label(),
-            from: from.as_str().to_owned(),
-            to: checked.to.as_str().to_owned(),
-            note: checked.note.clone(),
-            metric_value,
-        });
+        // The history as this write leaves it, read through the write itself.
+        let history = tx.assignment_events(moved.id).await?;
+        let view = self.compose_view(ctx, moved, checked.directive.clone(), guidance, history);
         let view = self.finish_write(tx, ctx, audit, view).await?;
         self.apply_assignment(directive_id, unit, to, metric_value);
         Ok(view)

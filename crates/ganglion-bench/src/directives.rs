@@ -183,7 +183,7 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
             .unwrap()
             .items;
         let (tally, _) = app.tally_at(directive_id, unit).unwrap();
-        let runs = if unit == root_id { 3 } else { 11 };
+        let runs = if unit == root_id { 3 } else { 5 };
         let recursive = median_ms(runs, || async {
             let counts = store
                 .baseline_rollup_recursive(directive_id, unit)

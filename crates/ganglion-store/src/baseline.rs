@@ -49,9 +49,11 @@ impl Store {
         range: &(String, String),
     ) -> Result<[u64; 6], StoreError> {
         let rows = sqlx::query(
-            "SELECT CAST(a.state AS INTEGER), COUNT(*) FROM assignments a \
-             JOIN units u ON u.id = a.unit_id \
-             WHERE a.directive_id = $1 AND u.path >= $2 AND u.path < $3 GROUP BY a.state",
+            // Units first (SQLite keeps a CROSS JOIN's order): the range is read from
+            // the path index, then each unit's assignment by (directive, unit).
+            "SELECT CAST(a.state AS INTEGER), COUNT(*) FROM units u CROSS JOIN assignments a \
+             WHERE a.unit_id = u.id AND a.directive_id = $1 AND u.path >= $2 AND u.path < $3 \
+             GROUP BY a.state",
         )
         .bind(directive)
         .bind(range.0.as_str())

@@ -348,28 +348,8 @@ impl Store {
         &self,
         assignment: i64,
     ) -> Result<Vec<AssignmentEventRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT at, actor, CAST(from_state AS INTEGER), CAST(to_state AS INTEGER), note, metric_value \
-             FROM assignment_events WHERE assignment_id = $1 ORDER BY id",
-        )
-        .bind(assignment)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                let from: i32 = row.try_get(2)?;
-                let to: i32 = row.try_get(3)?;
-                Ok(AssignmentEventRow {
-                    at: row.try_get(0)?,
-                    actor: row.try_get(1)?,
-                    from_state: u8::try_from(from).map_err(|_| corrupt("state"))?,
-                    to_state: u8::try_from(to).map_err(|_| corrupt("state"))?,
-                    note: row.try_get(4)?,
-                    metric_value: row.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        let mut connection = self.pool.acquire().await?;
+        fetch_events(&mut connection, assignment).await
     }
 
     pub async fn guidance_of(&self, directive: i64) -> Result<Vec<GuidanceRow>, StoreError> {
@@ -463,7 +443,43 @@ impl Store {
     }
 }
 
+async fn fetch_events(
+    connection: &mut sqlx::AnyConnection,
+    assignment: i64,
+) -> Result<Vec<AssignmentEventRow>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT at, actor, CAST(from_state AS INTEGER), CAST(to_state AS INTEGER), note, metric_value \
+         FROM assignment_events WHERE assignment_id = $1 ORDER BY id",
+    )
+    .bind(assignment)
+    .fetch_all(&mut *connection)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let from: i32 = row.try_get(2)?;
+            let to: i32 = row.try_get(3)?;
+            Ok(AssignmentEventRow {
+                at: row.try_get(0)?,
+                actor: row.try_get(1)?,
+                from_state: u8::try_from(from).map_err(|_| corrupt("state"))?,
+                to_state: u8::try_from(to).map_err(|_| corrupt("state"))?,
+                note: row.try_get(4)?,
+                metric_value: row.try_get(5)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(StoreError::from)
+}
+
 impl WriteTx {
+    /// The history of an assignment, as this write sees it.
+    pub async fn assignment_events(
+        &mut self,
+        assignment: i64,
+    ) -> Result<Vec<AssignmentEventRow>, StoreError> {
+        fetch_events(&mut self.tx, assignment).await
+    }
+
     pub async fn directive(&mut self, id: i64) -> Result<Option<DirectiveRow>, StoreError> {
         let sql = format!("SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE id = $1");
         let row = sqlx::query(&sql)

@@ -600,3 +600,40 @@ async fn a_retried_transition_happens_once() {
         world.server.stop().await;
     }
 }
+
+/// Many transitions of one assignment at once: exactly one wins, the others are told
+/// the state machine forbids them, and none fails on the server's side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transitions_are_serialized() {
+    for backend in backends() {
+        let world = World::new(backend).await;
+        let centre = world.as_("centre").await;
+        let created = centre
+            .post(
+                "/api/v1/directives",
+                &json!({"issuer": world.id("C"), "title": "Census", "body": "", "due": "2099-03-01"}),
+            )
+            .await
+            .json();
+        let directive = created["id"].as_str().unwrap().to_owned();
+        centre
+            .post(&format!("/api/v1/directives/{directive}/issue"), &json!({}))
+            .await;
+        let works = world.as_("works").await;
+        let assignment = inbox_assignment(&works, world.id("P1-K1-F1"), &directive).await;
+        let attempts = (0..24).map(|_| move_to(&works, &assignment, "acknowledged", json!({})));
+        let answers = futures::future::join_all(attempts).await;
+        let won = answers
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::OK)
+            .count();
+        assert_eq!(won, 1, "{answers:?}");
+        for (status, body) in &answers {
+            if *status != StatusCode::OK {
+                assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+                assert_eq!(body["error"]["code"], "transition_not_allowed");
+            }
+        }
+        world.server.stop().await;
+    }
+}

@@ -361,20 +361,20 @@ fn state_error(error: TransitionError) -> AppError {
 }
 
 /// A transition request that passed the checks that need no transaction.
-struct CheckedTransition {
-    assignment: i64,
-    unit: UnitId,
-    directive: DirectiveRow,
-    mover: Mover,
-    to: AssignmentState,
-    note: String,
-    metric_value: Option<f64>,
+pub(crate) struct CheckedTransition {
+    pub assignment: i64,
+    pub unit: UnitId,
+    pub directive: DirectiveRow,
+    pub mover: Mover,
+    pub to: AssignmentState,
+    pub note: String,
+    pub metric_value: Option<f64>,
 }
 
 /// A transition written, waiting for its audit entry and the commit.
-struct AppliedTransition {
-    moved: AssignmentRow,
-    audit: Audit,
+pub(crate) struct AppliedTransition {
+    pub moved: AssignmentRow,
+    pub audit: Audit,
 }
 
 /// A directive's fields as written, to be checked.
@@ -958,7 +958,7 @@ impl App {
             .collect())
     }
 
-    fn compose_view(
+    pub(crate) fn compose_view(
         &self,
         ctx: &Ctx,
         assignment: AssignmentRow,
@@ -1113,7 +1113,7 @@ impl App {
 
     /// Applies a checked transition inside a write: against the state as it stands now,
     /// with its history entry and change record. The audit entry is the caller's.
-    async fn apply_transition(
+    pub(crate) async fn apply_transition(
         &self,
         tx: &mut WriteTx,
         ctx: &Ctx,
@@ -1180,38 +1180,25 @@ impl App {
         input: Transition,
     ) -> Result<AssignmentView, AppError> {
         let checked = self.checked_transition(ctx, id, input).await?;
-        // Read before the write lock: a read through the pool while holding it could
-        // wait on a connection held by a writer waiting for the lock.
+        // Read before the write: a read through the pool while the write lock is held
+        // could wait on a connection held by a writer waiting for that lock.
         let guidance = self
             .guidance_on_path(&checked.directive, checked.unit)
             .await?;
-        let mut tx = self.store.write().await?;
-        let applied = match self.apply_transition(&mut tx, ctx, &checked).await {
-            Ok(applied) => applied,
+        let (assignment, unit) = (checked.assignment, checked.unit);
+        match self.submit_transition(ctx, checked, guidance).await {
             Err(AppError::Forbidden) => {
-                drop(tx);
                 self.record_denial(
                     ctx,
                     "assignment.transition",
-                    format!("assignment:{}", checked.assignment),
-                    Some(checked.unit),
+                    format!("assignment:{assignment}"),
+                    Some(unit),
                 )
                 .await;
-                return Err(AppError::Forbidden);
+                Err(AppError::Forbidden)
             }
-            Err(other) => return Err(other),
-        };
-        let AppliedTransition { moved, audit } = applied;
-        let (directive_id, unit, to, metric_value) =
-            (moved.directive, moved.unit, moved.state, moved.metric_value);
-        // The answer (also kept for an idempotent replay) is read while this write holds
-        // the lock: the committed history, and the change being written.
-        // The history as this write leaves it, read through the write itself.
-        let history = tx.assignment_events(moved.id).await?;
-        let view = self.compose_view(ctx, moved, checked.directive.clone(), guidance, history);
-        let view = self.finish_write(tx, ctx, audit, view).await?;
-        self.apply_assignment(directive_id, unit, to, metric_value);
-        Ok(view)
+            other => other,
+        }
     }
 
     /// Many transitions in one transaction, each checked and recorded on its own as if
@@ -1238,7 +1225,11 @@ impl App {
         for (index, ctx, job) in &checked {
             match self.apply_transition(&mut tx, ctx, job).await {
                 Ok(done) => {
-                    audits.push((ctx.clone(), done.audit));
+                    audits.push(crate::BatchAct {
+                        ctx: ctx.clone(),
+                        audit: done.audit,
+                        response: None,
+                    });
                     applied.push(done.moved);
                 }
                 Err(error @ (AppError::Store(_) | AppError::Internal(_))) => return Err(error),

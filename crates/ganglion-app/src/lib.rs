@@ -14,6 +14,7 @@ mod csv_file;
 mod demo;
 mod directives;
 mod error;
+mod group_commit;
 mod import;
 mod notes;
 mod page;
@@ -180,6 +181,7 @@ pub struct App {
     /// Names this server in the change feed, so that it skips its own changes there.
     origin: Arc<str>,
     limiter: Arc<access::LoginLimiter>,
+    group_commit: Arc<group_commit::GroupCommit>,
 }
 
 const TEMPLATE_SETTING: &str = "template";
@@ -254,6 +256,7 @@ impl App {
             model: Arc::new(RwLock::new(model)),
             origin: Arc::from(hex::encode(origin)),
             limiter: Arc::new(access::LoginLimiter::default()),
+            group_commit: Arc::default(),
         })
     }
 
@@ -469,15 +472,34 @@ impl App {
         Ok(value)
     }
 
-    /// Ends a write that carries many acts (each with its caller and audit entry), in
-    /// order, with one commit. Acts in a batch are never replayed by idempotency key.
-    async fn finish_batch(&self, mut tx: WriteTx, acts: Vec<(Ctx, Audit)>) -> Result<(), AppError> {
-        for (ctx, audit) in acts {
-            append_audit(&mut tx, &ctx, audit).await?;
+    /// Ends a write that carries many acts, each with its caller, its audit entry and
+    /// the answer to keep for an idempotent replay, in order, with one commit.
+    async fn finish_batch(&self, mut tx: WriteTx, acts: Vec<BatchAct>) -> Result<(), AppError> {
+        for act in acts {
+            append_audit(&mut tx, &act.ctx, act.audit).await?;
+            if let (Some(idempotency), Some(body)) = (&act.ctx.idempotency, act.response) {
+                tx.save_idempotent_response(
+                    &idempotency.key,
+                    &StoredResponse {
+                        fingerprint: idempotency.fingerprint.clone(),
+                        status: idempotency.status,
+                        body,
+                    },
+                )
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// One act of a batched write.
+pub(crate) struct BatchAct {
+    pub ctx: Ctx,
+    pub audit: Audit,
+    /// The answer, as JSON, kept when the act came with an idempotency key.
+    pub response: Option<String>,
 }
 
 async fn append_audit(tx: &mut WriteTx, ctx: &Ctx, audit: Audit) -> Result<(), AppError> {

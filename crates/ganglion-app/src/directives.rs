@@ -1368,6 +1368,18 @@ impl App {
             .ok_or(AppError::NotFound { what: "directive" })
     }
 
+    /// Counts a directive over one unit's subtree, from memory; `None` if the directive
+    /// is not in the read model or the unit not in the tree. The caller has already
+    /// checked the caller may see both.
+    pub fn tally_of(&self, directive: &str, unit: &str) -> Option<Tally> {
+        let directive: i64 = directive.parse().ok()?;
+        let unit: UnitId = unit.parse().ok()?;
+        let tree = self.tree();
+        let mut model = self.model_mut();
+        let live = model.current(directive, &tree)?;
+        Some(live.columns.tally(tree.subtree(unit)?))
+    }
+
     /// Counts a directive over a unit's subtree, and over each child's: from memory.
     pub fn tally_at(&self, directive: i64, unit: UnitId) -> Option<(Tally, Vec<(UnitId, Tally)>)> {
         let tree = self.tree();

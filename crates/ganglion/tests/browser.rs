@@ -68,6 +68,11 @@ async fn the_pages_work_in_chromium() {
             .appoint_demo_people(&operator)
             .await
             .expect("the demo people");
+        server
+            .app
+            .play_demo_scenarios(&operator)
+            .await
+            .expect("the demo scenarios");
         let screenshots = screenshot_dir(backend.name());
         let output = tokio::process::Command::new("node")
             .arg("--test")

@@ -5,6 +5,7 @@
 mod assets;
 mod audit;
 mod auth;
+mod directives;
 mod forms;
 mod i18n;
 mod import;
@@ -45,6 +46,16 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/people/{id}", get(people::person_page))
         .route("/posts/{id}/end", post(people::end_post))
         .route("/audit", get(audit::audit_page))
+        .route("/directives/new", get(directives::new_directive_form))
+        .route("/directives", post(directives::create_directive))
+        .route("/directives/{id}", get(directives::directive_page))
+        .route("/directives/{id}/guidance", post(directives::add_guidance))
+        .route(
+            "/directives/{id}/{action}",
+            post(directives::directive_action),
+        )
+        .route("/assignments/{id}", get(directives::assignment_page))
+        .route("/assignments/{id}/transition", post(directives::transition))
         .route(
             "/import",
             get(import::import_form)

@@ -90,8 +90,20 @@ pub(crate) async fn picture(
         .await
         .or_page(&viewer)?;
     let ancestors = app.ancestors(&viewer.ctx, &at).await.or_page(&viewer)?;
-    let up = ancestors.last().map(|parent| parent.id.clone());
-    let svg = sunburst(texts, &outline, depth, up.as_deref(), &ByBranch);
+    let segment = |id: &str| format!("/org/picture?at={id}&depth={depth}");
+    let links = match ancestors.last() {
+        Some(parent) => Links {
+            segment: &segment,
+            centre: format!("/org/picture?at={}&depth={depth}", parent.id),
+            centre_title: texts.t("picture.up").to_owned(),
+        },
+        None => Links {
+            segment: &segment,
+            centre: format!("/units/{}", outline.id),
+            centre_title: outline.name.clone(),
+        },
+    };
+    let svg = sunburst(texts, &outline, depth, &links, &ByBranch);
     let title = texts.f("picture.title_of", &[("name", &outline.name)]);
     let total = f64::from(outline.subtree_units.max(1));
     let body = html! {
@@ -160,7 +172,7 @@ pub(crate) fn sunburst(
     texts: &Texts,
     outline: &OutlineNode,
     levels: u32,
-    up: Option<&str>,
+    links: &Links<'_>,
     colouring: &dyn Colouring,
 ) -> Markup {
     let ring = (RADIUS - CENTRE) / f64::from(levels.max(1));
@@ -181,19 +193,12 @@ pub(crate) fn sunburst(
                 branch,
             },
             ring,
-            levels,
+            links,
             colouring,
         );
         start += sweep;
     }
-    let centre_href = match up {
-        Some(parent) => format!("/org/picture?at={parent}&depth={levels}"),
-        None => format!("/units/{}", outline.id),
-    };
-    let centre_title = match up {
-        Some(_) => texts.t("picture.up").to_owned(),
-        None => outline.name.clone(),
-    };
+    let (centre_href, centre_title) = (&links.centre, &links.centre_title);
     html! {
         svg class="sunburst" viewBox={ "-" (RADIUS) " -" (RADIUS) " " (2.0 * RADIUS) " " (2.0 * RADIUS) }
             role="img" aria-label=(texts.f("picture.aria", &[("name", &outline.name)])) {
@@ -207,6 +212,13 @@ pub(crate) fn sunburst(
     }
 }
 
+/// Where the picture's shapes lead: each segment, and the centre.
+pub(crate) struct Links<'a> {
+    pub segment: &'a dyn Fn(&str) -> String,
+    pub centre: String,
+    pub centre_title: String,
+}
+
 struct Arc {
     start: f64,
     sweep: f64,
@@ -214,16 +226,16 @@ struct Arc {
     branch: usize,
 }
 
-#[allow(clippy::too_many_arguments)]
 fn draw(
     out: &mut String,
     texts: &Texts,
     node: &OutlineNode,
     arc: Arc,
     ring: f64,
-    levels: u32,
+    links: &Links<'_>,
     colouring: &dyn Colouring,
 ) {
+    let levels = ((RADIUS - CENTRE) / ring).round() as u32;
     if arc.level > levels || arc.sweep <= 0.0 {
         return;
     }
@@ -239,7 +251,8 @@ fn draw(
     );
     let _ = write!(
         out,
-        r#"<a href="/org/picture?at={id}&amp;depth={levels}" data-unit="{id}"><path d="{d}" fill="{fill}" stroke="white" stroke-width="0.5"><title>{title}</title></path></a>"#,
+        r#"<a href="{href}" data-unit="{id}"><path d="{d}" fill="{fill}" stroke="white" stroke-width="0.5"><title>{title}</title></path></a>"#,
+        href = maud::html! { ((links.segment)(&node.id)) }.into_string(),
         id = node.id,
         d = annulus_sector(inner, outer, arc.start, arc.sweep),
         title = maud::html! { (label) }.into_string(),
@@ -259,7 +272,7 @@ fn draw(
                 branch: arc.branch,
             },
             ring,
-            levels,
+            links,
             colouring,
         );
         start += sweep;
@@ -325,7 +338,13 @@ mod tests {
                 node("3", 2, vec![]),
             ],
         );
-        let svg = sunburst(Texts::of("en"), &outline, 3, None, &ByBranch).into_string();
+        let segment = |id: &str| format!("/org/picture?at={id}");
+        let links = Links {
+            segment: &segment,
+            centre: "/units/1".into(),
+            centre_title: "unit 1".into(),
+        };
+        let svg = sunburst(Texts::of("en"), &outline, 3, &links, &ByBranch).into_string();
         for id in ["2", "3", "4"] {
             assert!(svg.contains(&format!("data-unit=\"{id}\"")), "{id} drawn");
         }

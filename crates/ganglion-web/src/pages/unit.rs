@@ -40,6 +40,17 @@ pub(crate) async fn unit_page(
         .or_page(&viewer)?;
     let posts = app.unit_posts(ctx, &id).await.or_page(&viewer)?;
     let history = app.unit_history(ctx, &id, 20).await.or_page(&viewer)?;
+    let inbox = app
+        .unit_assignments(
+            ctx,
+            &id,
+            ganglion_app::InboxQuery {
+                limit: Some(10),
+                ..Default::default()
+            },
+        )
+        .await
+        .or_page(&viewer)?;
     let may_change = app.may_change_unit(ctx, &id);
     let unit = &summary.unit;
     let (current, former): (Vec<_>, Vec<_>) = posts.iter().partition(|post| post.end.is_none());
@@ -58,11 +69,28 @@ pub(crate) async fn unit_page(
             @if may_change {
                 a class="button" href={ "/units/" (unit.id) "/edit" } { (texts.t("unit.edit")) }
                 a class="button" href={ "/units/new?parent=" (unit.id) } { (texts.t("unit.add_child")) }
+                a class="button" href={ "/directives/new?issuer=" (unit.id) } { (texts.t("unit.write_directive")) }
             }
             a href={ "/org?open=" (unit.id) "#u" (unit.id) } { (texts.t("org.show_in_tree")) }
             a href={ "/org/picture?at=" (unit.id) } { (texts.t("nav.picture")) }
             a href={ "/audit?under=" (unit.id) } { (texts.t("nav.audit")) }
             a href={ "/api/v1/export/units?under=" (unit.id) } download={ (unit.code) ".csv" } { (texts.t("unit.export")) }
+        }
+        section aria-labelledby="assignments-heading" {
+            h2 id="assignments-heading" { (texts.t("unit.assignments")) }
+            @if inbox.items.is_empty() {
+                p class="empty" { (texts.t("unit.no_assignments")) }
+            } @else {
+                ul class="inbox" {
+                    @for item in &inbox.items {
+                        li {
+                            a href={ "/assignments/" (item.id) } { (item.title) } " "
+                            (super::directives::state_badge(texts, &item.state, item.overdue))
+                            " " span class="meta" { (texts.f("dir.due", &[("date", &item.due)])) }
+                        }
+                    }
+                }
+            }
         }
         section id="children" aria-labelledby="children-heading" {
             h2 id="children-heading" { (texts.t("unit.children")) }

@@ -32,6 +32,8 @@ pub(crate) async fn my_work(State(state): State<AppState>, viewer: Viewer) -> Pa
     } else {
         Vec::new()
     };
+    let post_unit_ids: Vec<String> = me.posts.iter().map(|post| post.unit.clone()).collect();
+    let waiting = super::directives::waiting_for(&state, &viewer, &post_unit_ids).await?;
     let greeting = match &me.person {
         Some(person) => texts.f(
             "work.greeting_person",
@@ -91,7 +93,31 @@ pub(crate) async fn my_work(State(state): State<AppState>, viewer: Viewer) -> Pa
         }
         section aria-labelledby="waiting-heading" {
             h2 id="waiting-heading" { (texts.t("work.waiting")) }
-            p class="empty" { (texts.t("work.nothing_waiting")) }
+            @if waiting.is_empty() {
+                p class="empty" { (texts.t("work.nothing_waiting")) }
+            } @else {
+                table class="inbox" {
+                    thead { tr {
+                        th { (texts.t("work.task")) } th { (texts.t("post.unit")) }
+                        th { (texts.t("work.state")) } th { (texts.t("work.due")) }
+                    } }
+                    tbody {
+                        @for (unit, item) in &waiting {
+                            tr {
+                                td { a href={ "/assignments/" (item.id) } { (item.title) } }
+                                td {
+                                    @match summary_of(unit) {
+                                        Some(summary) => (summary.unit.code),
+                                        None => (unit),
+                                    }
+                                }
+                                td { (super::directives::state_badge(texts, &item.state, item.overdue)) }
+                                td { (item.due) }
+                            }
+                        }
+                    }
+                }
+            }
         }
     };
     Ok(page(

@@ -108,7 +108,10 @@ test("a province secretary signs in, browses five levels down and finds a cell",
   assert.equal(session.sameSite, "Lax");
   await assert.doesNotReject(page.getByRole("heading", { name: "My work" }).waitFor());
   await page.getByRole("link", { name: "Namgang Provincial Committee" }).first().waitFor();
-  assert.match(await page.locator("#waiting-heading + .empty").innerText(), /Nothing waits/);
+  // The demo's decision and goal wait in the province's inbox, overdue first.
+  const tasks = page.locator("table.inbox tbody tr");
+  assert.ok((await tasks.count()) > 0, "what waits is listed");
+  assert.match(await tasks.first().innerText(), /On strengthening the primary committees|Grain production goal/);
   await shot(page, "02-my-work");
 
   await nav(page, "Organization").click();
@@ -341,5 +344,61 @@ test("the keyboard reaches the content first, and signing out ends the session",
   await page.waitForURL(/\/login$/);
   await page.goto("/work");
   await page.waitForURL(/\/login\?next=%2Fwork$/);
+  await context.close();
+});
+
+test("a province writes and issues a directive, a county reports, the province sees it", async () => {
+  const secretary = await signedIn("p01-secretary");
+  const page = secretary.page;
+  const province = await unitIdByCode(page, "P01");
+  await page.goto(`/units/${province}`);
+  await page.getByRole("link", { name: "Write a directive" }).click();
+  await page.getByLabel("Title").fill("Autumn study sessions in every county");
+  await page.getByLabel("Text", { exact: true }).fill("Each county committee holds a study session and reports.");
+  await page.getByLabel("Due date").fill("2099-10-31");
+  await page.getByLabel("Only units of these kinds").fill("city_county");
+  await page.getByRole("button", { name: "Save the draft" }).click();
+  await page.waitForURL(/\/directives\/\d+$/);
+  const preview = await page.locator("p.lead").innerText();
+  const reach = Number(preview.match(/reach ([\d,]+) units/)[1].replace(/,/g, ""));
+  assert.ok(reach >= 10, `the province's counties (${reach})`);
+  await page.getByRole("button", { name: `Issue to ${reach} units` }).click();
+  await page.locator("table.rollup").waitFor();
+  const directiveUrl = page.url();
+  assert.equal(await page.locator("table.rollup tr.total td").first().innerText(), String(reach));
+
+  const county = await signedIn("k001-official");
+  const task = county.page.locator("table.inbox tbody tr", { hasText: "Autumn study sessions" });
+  await task.getByRole("link").click();
+  await county.page.getByRole("heading", { name: "Report" }).waitFor();
+  await county.page.getByLabel("New state").selectOption("acknowledged");
+  await county.page.getByRole("button", { name: "Record" }).click();
+  await county.page.locator(".state-acknowledged").first().waitFor();
+  await shot(county.page, "15-assignment");
+  // The county official may not issue in the province's name, nor see its roll-up above.
+  const refused = await county.page.goto(directiveUrl.replace(/\?.*$/, "") + `?at=${province}`);
+  assert.equal(refused.status(), 404);
+  await county.context.close();
+
+  await page.goto(directiveUrl);
+  const acknowledged = page.locator("table.rollup tr.total td").nth(2);
+  assert.equal(await acknowledged.innerText(), "1");
+  await shot(page, "16-directive-rollup");
+  await secretary.context.close();
+});
+
+test("the centre drills down through the coloured picture of its decision", async () => {
+  const { context, page } = await signedIn("centre");
+  await page.goto("/directives/1");
+  const rows = page.locator("table.rollup tbody tr");
+  assert.ok((await rows.count()) > 12, "the provinces and equivalent committees");
+  assert.ok(await page.locator(".laggards table tr").count() > 0, "the units that lag are listed");
+  await page.locator("svg.series").waitFor();
+  await shot(page, "17-decision-centre");
+  const segment = page.locator("svg.sunburst a[data-unit]").first();
+  const unit = await segment.getAttribute("data-unit");
+  await segment.click();
+  await page.waitForURL(new RegExp(`at=${unit}`));
+  await page.locator("table.rollup").waitFor();
   await context.close();
 });

@@ -1,0 +1,776 @@
+//! Directives in the pages: writing and issuing one (with how many units it reaches),
+//! its roll-up with the picture coloured by completion and the units that lag, and an
+//! assignment with what its unit can do next.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use ganglion_app::{
+    AppError, AtQuery, DirectiveView, InboxQuery, Metric, NewDirective, NewGuidance, OutlineNode,
+    Target, Transition,
+};
+use ganglion_core::{AssignmentState, Tally};
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::forms::{CsrfForm, PageQuery, Viewer};
+use super::i18n::Texts;
+use super::picture::{sunburst, Colouring, Links};
+use super::shell::{csrf_field, error_box, page, see_other, OrPage};
+use super::view::{breadcrumbs, kind_label};
+use super::{PageError, PageResult};
+use crate::error::ApiError;
+use crate::AppState;
+
+/// The name of a state in the reader's language.
+pub(crate) fn state_label<'a>(texts: &'a Texts, state: &'a str) -> &'a str {
+    texts.get(&format!("state.{state}")).unwrap_or(state)
+}
+
+/// A state as a badge, with "overdue" beside it when it is.
+pub(crate) fn state_badge(texts: &Texts, state: &str, overdue: bool) -> Markup {
+    html! {
+        span class={ "state state-" (state) } { (state_label(texts, state)) }
+        @if overdue { " " span class="state overdue" { (texts.t("state.overdue")) } }
+    }
+}
+
+/// Colours each segment by the share of its units that are done: red to green.
+struct ByProgress {
+    tallies: HashMap<String, Tally>,
+}
+
+impl Colouring for ByProgress {
+    fn fill(&self, node: &OutlineNode, _branch: usize, level: u32) -> String {
+        match self.tallies.get(&node.id).filter(|t| t.total() > 0) {
+            Some(tally) => {
+                let done = f64::from(tally.count(AssignmentState::Done)) / f64::from(tally.total());
+                let hue = 120.0 * done;
+                let lightness = 42 + level.min(4) * 6;
+                format!("hsl({hue:.0}, 60%, {lightness}%)")
+            }
+            None => "#e4e0d8".into(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DirectivePageQuery {
+    at: Option<String>,
+}
+
+pub(crate) async fn directive_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    PageQuery(query): PageQuery<DirectivePageQuery>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    directive_view(
+        &state,
+        &viewer,
+        &id,
+        query.at.as_deref(),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn directive_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    at: Option<&str>,
+    error: Option<&ApiError>,
+    status: StatusCode,
+) -> PageResult {
+    let app = &state.app;
+    let texts = viewer.texts;
+    let ctx = &viewer.ctx;
+    let directive = app.directive(ctx, id).await.or_page(viewer)?;
+    let issuer_may_act = app.may_change_unit(ctx, &directive.issuer);
+    let issued = directive.state != "draft";
+    let reach = app.directive_reach(ctx, id).await.or_page(viewer)?;
+    let body = if issued {
+        let rollup = app.rollup(ctx, id, at).await.or_page(viewer)?;
+        let at_unit = app.unit(ctx, &rollup.unit).await.or_page(viewer)?;
+        let ancestors = app.ancestors(ctx, &rollup.unit).await.or_page(viewer)?;
+        let laggards = app
+            .laggards(
+                ctx,
+                id,
+                AtQuery {
+                    at: Some(rollup.unit.clone()),
+                    limit: Some(20),
+                    cursor: None,
+                },
+            )
+            .await
+            .or_page(viewer)?;
+        let series = app
+            .series(ctx, id, Some(&rollup.unit))
+            .await
+            .or_page(viewer)?;
+        let outline = app
+            .outline(ctx, &rollup.unit, 3, 1.0 / 360.0)
+            .await
+            .or_page(viewer)?;
+        let mut tallies = HashMap::new();
+        collect_tallies(app, &directive.id, &outline, &mut tallies);
+        let segment = |unit: &str| format!("/directives/{}?at={unit}", directive.id);
+        let links = Links {
+            segment: &segment,
+            centre: match ancestors.last() {
+                Some(parent) => format!("/directives/{}?at={}", directive.id, parent.id),
+                None => format!("/units/{}", rollup.unit),
+            },
+            centre_title: match ancestors.last() {
+                Some(_) => texts.t("picture.up").to_owned(),
+                None => at_unit.name.clone(),
+            },
+        };
+        let picture = sunburst(texts, &outline, 3, &links, &ByProgress { tallies });
+        let done_share = |done: u32, total: u32| {
+            if total == 0 {
+                "—".to_owned()
+            } else {
+                format!("{:.0}%", 100.0 * f64::from(done) / f64::from(total))
+            }
+        };
+        html! {
+            section aria-labelledby="rollup-heading" {
+                h2 id="rollup-heading" { (texts.f("dir.rollup_at", &[("name", &at_unit.name)])) }
+                @if !ancestors.is_empty() {
+                    p class="meta" {
+                        (texts.t("dir.go_up")) " "
+                        @for (index, unit) in ancestors.iter().enumerate() {
+                            @if index > 0 { " › " }
+                            a href={ "/directives/" (directive.id) "?at=" (unit.id) } { (unit.name) }
+                        }
+                    }
+                }
+                table class="rollup" {
+                    thead { tr {
+                        th { (texts.t("unit.name")) }
+                        th class="number" { (texts.t("dir.units")) }
+                        @for state in AssignmentState::ALL { th class="number" { (state_label(texts, state.as_str())) } }
+                        th class="number" { (texts.t("state.overdue")) }
+                        th class="number" { (texts.t("dir.done_share")) }
+                        @if rollup.metric.is_some() { th class="number" { (texts.t("dir.metric")) } }
+                    } }
+                    tbody {
+                        tr class="total" {
+                            th scope="row" { (at_unit.name) }
+                            td class="number" { (texts.number(rollup.total.into())) }
+                            @for count in counts(&rollup.states) { td class="number" { (texts.number(count.into())) } }
+                            td class="number" { (texts.number(rollup.overdue.into())) }
+                            td class="number" { (done_share(rollup.states.done, rollup.total)) }
+                            @if let Some(metric) = &rollup.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
+                        }
+                        @for child in &rollup.children {
+                            tr {
+                                th scope="row" { a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) } }
+                                td class="number" { (texts.number(child.total.into())) }
+                                @for count in counts(&child.states) { td class="number" { (texts.number(count.into())) } }
+                                td class="number" { (texts.number(child.overdue.into())) }
+                                td class="number" { (done_share(child.states.done, child.total)) }
+                                @if let Some(metric) = &child.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
+                            }
+                        }
+                    }
+                }
+                p class="links" {
+                    a href={ "/api/v1/directives/" (directive.id) "/rollup?at=" (rollup.unit) } { (texts.t("dir.as_json")) }
+                }
+            }
+            div class="picture" {
+                figure {
+                    (picture)
+                    figcaption { (texts.t("dir.picture_caption")) }
+                }
+                section class="laggards" aria-labelledby="laggards-heading" {
+                    h2 id="laggards-heading" { (texts.t("dir.laggards")) }
+                    @if laggards.items.is_empty() {
+                        p class="empty" { (texts.t("dir.no_laggards")) }
+                    } @else {
+                        table {
+                            tbody {
+                                @for laggard in &laggards.items {
+                                    tr {
+                                        td { a href={ "/units/" (laggard.unit) } { (laggard.name) } br; code { (laggard.code) } }
+                                        td { (state_badge(texts, &laggard.state, laggard.overdue)) }
+                                        @if let Some(value) = laggard.metric_value { td class="number" { (format!("{value:.0}")) } }
+                                    }
+                                }
+                            }
+                        }
+                        @if laggards.next_cursor.is_some() {
+                            p { a href={ "/api/v1/directives/" (directive.id) "/laggards?at=" (rollup.unit) "&limit=1000" } { (texts.t("dir.all_laggards")) } }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="series-heading" {
+                h2 id="series-heading" { (texts.t("dir.series")) }
+                (series_chart(texts, &series))
+            }
+        }
+    } else {
+        html! {
+            p class="lead" { (texts.f("dir.reach_preview", &[("count", &texts.number(reach.units))])) }
+        }
+    };
+    let title = directive.title.clone();
+    let actions = html! {
+        @if issuer_may_act {
+            div class="actions" {
+                @if directive.state == "draft" {
+                    form method="post" action={ "/directives/" (directive.id) "/issue" } class="inline" {
+                        (csrf_field(viewer))
+                        button type="submit" { (texts.f("dir.issue_to", &[("count", &texts.number(reach.units))])) }
+                    }
+                }
+                @if directive.state == "issued" {
+                    form method="post" action={ "/directives/" (directive.id) "/close" } class="inline" {
+                        (csrf_field(viewer))
+                        button type="submit" class="secondary" { (texts.t("dir.close")) }
+                    }
+                }
+                @if directive.state == "issued" || directive.state == "draft" {
+                    form method="post" action={ "/directives/" (directive.id) "/withdraw" } class="inline" {
+                        (csrf_field(viewer))
+                        button type="submit" class="secondary" { (texts.t("dir.withdraw")) }
+                    }
+                }
+            }
+        }
+    };
+    let guidance_units: Vec<(String, String)> = if directive.state == "issued" {
+        let mut units = Vec::new();
+        for post in app
+            .me(&viewer.ctx)
+            .await
+            .map(|me| me.posts)
+            .unwrap_or_default()
+        {
+            if post.role != "member" && !units.iter().any(|(id, _)| *id == post.unit) {
+                units.push((post.unit.clone(), post.unit_code.clone()));
+            }
+        }
+        units
+    } else {
+        Vec::new()
+    };
+    // The issuer is named where the reader may see it; below, it is "a higher unit".
+    let issuer_name = app
+        .unit(ctx, &directive.issuer)
+        .await
+        .ok()
+        .map(|unit| unit.name);
+    let page_body = html! {
+        p class="meta" {
+            @match &issuer_name {
+                Some(name) => a href={ "/units/" (directive.issuer) } { (name) },
+                None => (texts.t("dir.higher_unit")),
+            }
+            " · " (texts.f("dir.due", &[("date", &directive.due)])) " · " (dir_state_label(texts, &directive.state)) }
+        h1 { (title) }
+        @if let Some(error) = error { (error_box(texts, error)) }
+        @if !directive.body.is_empty() { div class="body" { p { (directive.body) } } }
+        @if let Some(parent) = &directive.parent_directive {
+            p { a href={ "/directives/" (parent) } { (texts.t("dir.parent")) } }
+        }
+        (target_summary(texts, &state.app, &directive))
+        (actions)
+        (body)
+        @if !guidance_units.is_empty() {
+            details class="form" {
+                summary { (texts.t("dir.add_guidance")) }
+                form method="post" action={ "/directives/" (directive.id) "/guidance" } class="stack" {
+                    (csrf_field(viewer))
+                    label for="guidance-unit" { (texts.t("dir.guidance_for")) }
+                    select id="guidance-unit" name="unit" {
+                        @for (unit, code) in &guidance_units { option value=(unit) { (code) } }
+                    }
+                    label for="guidance-text" { (texts.t("dir.guidance_text")) }
+                    textarea id="guidance-text" name="text" rows="3" required {}
+                    button type="submit" { (texts.t("dir.add_guidance")) }
+                }
+            }
+        }
+    };
+    Ok(page(viewer, status, &directive.title, "/work", page_body))
+}
+
+fn dir_state_label<'a>(texts: &'a Texts, state: &'a str) -> &'a str {
+    texts.get(&format!("dir.state_{state}")).unwrap_or(state)
+}
+
+fn target_summary(texts: &Texts, app: &ganglion_app::App, directive: &DirectiveView) -> Markup {
+    html! {
+        p class="meta" {
+            (texts.t("dir.target")) " "
+            @if directive.target.kinds.is_empty() { (texts.t("dir.every_kind")) }
+            @for (index, kind) in directive.target.kinds.iter().enumerate() {
+                @if index > 0 { ", " }
+                (kind_label(texts, app.template(), kind))
+            }
+            @for tag in &directive.target.tags { " " span class="tag" { (tag) } }
+            @if let Some(metric) = &directive.metric {
+                " · " (texts.f("dir.metric_target", &[("name", &metric.name), ("target", &metric.target_per_unit), ("unit", &metric.unit)]))
+            }
+        }
+    }
+}
+
+fn counts(states: &ganglion_app::StateCounts) -> [u32; 6] {
+    [
+        states.conveyed,
+        states.acknowledged,
+        states.planned,
+        states.in_progress,
+        states.done,
+        states.blocked,
+    ]
+}
+
+fn collect_tallies(
+    app: &ganglion_app::App,
+    directive: &str,
+    node: &OutlineNode,
+    out: &mut HashMap<String, Tally>,
+) {
+    if let Some(tally) = app.tally_of(directive, &node.id) {
+        out.insert(node.id.clone(), tally);
+    }
+    for child in &node.children {
+        collect_tallies(app, directive, child, out);
+    }
+}
+
+/// Done, in progress and not started per day, as stacked bars drawn in SVG.
+fn series_chart(texts: &Texts, series: &ganglion_app::Series) -> Markup {
+    let days = &series.days;
+    if days.is_empty() {
+        return html! { p class="empty" { (texts.t("dir.no_series")) } };
+    }
+    let width = 640.0;
+    let height = 160.0;
+    let total = days
+        .iter()
+        .map(|d| counts(&d.states).iter().sum::<u32>())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let bar = (width / days.len() as f64).min(24.0);
+    html! {
+        svg class="series" viewBox={ "0 0 " (width) " " (height + 20.0) } role="img" aria-label=(texts.t("dir.series")) {
+            @for (index, day) in days.iter().enumerate() {
+                @let done = f64::from(day.states.done);
+                @let working = f64::from(day.states.acknowledged + day.states.planned + day.states.in_progress);
+                @let waiting = f64::from(day.states.conveyed + day.states.blocked);
+                @let x = index as f64 * bar;
+                @let scale = height / total;
+                rect x=(x) y=(height - done * scale) width=(bar * 0.8) height=(done * scale) fill="hsl(120, 50%, 42%)" {
+                    title { (day.date) ": " (texts.number(day.states.done.into())) " " (state_label(texts, "done")) }
+                }
+                rect x=(x) y=(height - (done + working) * scale) width=(bar * 0.8) height=(working * scale) fill="hsl(45, 80%, 55%)" {}
+                rect x=(x) y=(height - (done + working + waiting) * scale) width=(bar * 0.8) height=(waiting * scale) fill="hsl(0, 55%, 62%)" {}
+            }
+            text x="0" y=(height + 16.0) { (days[0].date) }
+            text x=(width) y=(height + 16.0) text-anchor="end" { (days[days.len() - 1].date) }
+        }
+        p class="meta" { (texts.t("dir.series_legend")) }
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct NewDirectiveQuery {
+    issuer: Option<String>,
+    parent: Option<String>,
+}
+
+/// What the directive form holds, kept to show again with an error.
+#[derive(Deserialize, Default)]
+pub(crate) struct DirectiveForm {
+    #[serde(default)]
+    issuer: String,
+    #[serde(default)]
+    parent: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    due: String,
+    #[serde(default)]
+    kinds: String,
+    #[serde(default)]
+    tags: String,
+    #[serde(default)]
+    metric_name: String,
+    #[serde(default)]
+    metric_unit: String,
+    #[serde(default)]
+    metric_target: String,
+}
+
+pub(crate) async fn new_directive_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(query): PageQuery<NewDirectiveQuery>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let form = DirectiveForm {
+        issuer: query.issuer.unwrap_or_default(),
+        parent: query.parent.unwrap_or_default(),
+        ..DirectiveForm::default()
+    };
+    directive_form_page(&state, &viewer, &form, None).await
+}
+
+async fn directive_form_page(
+    state: &AppState,
+    viewer: &Viewer,
+    form: &DirectiveForm,
+    error: Option<&ApiError>,
+) -> PageResult {
+    let texts = viewer.texts;
+    let issuer = state
+        .app
+        .unit(&viewer.ctx, &form.issuer)
+        .await
+        .or_page(viewer)?;
+    let mut ancestors = state
+        .app
+        .ancestors(&viewer.ctx, &issuer.id)
+        .await
+        .or_page(viewer)?;
+    ancestors.push(issuer.clone());
+    let title = texts.t("dir.new_title");
+    let body = html! {
+        (breadcrumbs(texts, &ancestors, title))
+        h1 { (title) }
+        p class="lead" { (texts.f("dir.new_lead", &[("name", &issuer.name)])) }
+        @if let Some(error) = error { (error_box(texts, error)) }
+        form method="post" action="/directives" class="stack" {
+            (csrf_field(viewer))
+            input type="hidden" name="issuer" value=(form.issuer);
+            input type="hidden" name="parent" value=(form.parent);
+            label for="title" { (texts.t("dir.title")) }
+            input id="title" name="title" type="text" required value=(form.title);
+            label for="body" { (texts.t("dir.body")) }
+            textarea id="body" name="body" rows="5" { (form.body) }
+            label for="due" { (texts.t("dir.due_label")) }
+            input id="due" name="due" type="date" required value=(form.due);
+            label for="kinds" { (texts.t("dir.kinds")) }
+            input id="kinds" name="kinds" type="text" value=(form.kinds) aria-describedby="kinds-help";
+            p id="kinds-help" class="help" { (texts.t("dir.kinds_help")) }
+            label for="tags" { (texts.t("unit.tags")) }
+            input id="tags" name="tags" type="text" value=(form.tags) aria-describedby="tags-help";
+            p id="tags-help" class="help" { (texts.t("dir.tags_help")) }
+            fieldset {
+                legend { (texts.t("dir.metric_optional")) }
+                label for="metric_name" { (texts.t("dir.metric_name")) }
+                input id="metric_name" name="metric_name" type="text" value=(form.metric_name);
+                label for="metric_unit" { (texts.t("dir.metric_unit")) }
+                input id="metric_unit" name="metric_unit" type="text" value=(form.metric_unit);
+                label for="metric_target" { (texts.t("dir.metric_per_unit")) }
+                input id="metric_target" name="metric_target" type="number" step="any" min="0" value=(form.metric_target);
+            }
+            button type="submit" { (texts.t("dir.save_draft")) }
+        }
+    };
+    let status = error.map_or(StatusCode::OK, |e| e.status);
+    Ok(page(viewer, status, title, "/work", body))
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split([';', ',', ' '])
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+pub(crate) async fn create_directive(
+    State(state): State<AppState>,
+    CsrfForm { viewer, input }: CsrfForm<DirectiveForm>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let metric = if input.metric_name.trim().is_empty() {
+        None
+    } else {
+        match input.metric_target.trim().parse::<f64>() {
+            Ok(target) => Some(Metric {
+                name: input.metric_name.clone(),
+                unit: input.metric_unit.clone(),
+                target_per_unit: target,
+            }),
+            Err(_) => {
+                let error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_value",
+                    viewer.texts.t("dir.metric_target_number"),
+                )
+                .with_field("metric.target_per_unit");
+                return directive_form_page(&state, &viewer, &input, Some(&error)).await;
+            }
+        }
+    };
+    let new = NewDirective {
+        issuer: input.issuer.clone(),
+        title: input.title.clone(),
+        body: input.body.clone(),
+        due: input.due.clone(),
+        target: Some(Target {
+            under: None,
+            kinds: words(&input.kinds),
+            tags: words(&input.tags),
+        }),
+        metric,
+        parent_directive: Some(input.parent.clone()).filter(|p| !p.is_empty()),
+    };
+    match state.app.create_directive(&viewer.ctx, new).await {
+        Ok(directive) => Ok(see_other(&format!("/directives/{}", directive.id))),
+        Err(AppError::Unauthenticated) => Err(PageError::SignIn {
+            next: viewer.here.clone(),
+        }),
+        Err(error) => {
+            let error = ApiError::from(error);
+            directive_form_page(&state, &viewer, &input, Some(&error)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NoFields {}
+
+/// Issue, close or withdraw: the button's form carries nothing but its token.
+pub(crate) async fn directive_action(
+    State(state): State<AppState>,
+    Path((id, action)): Path<(String, String)>,
+    CsrfForm { viewer, .. }: CsrfForm<NoFields>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let app = &state.app;
+    let result = match action.as_str() {
+        "issue" => app.issue_directive(&viewer.ctx, &id).await.map(|_| ()),
+        "close" => app
+            .end_directive(&viewer.ctx, &id, "closed")
+            .await
+            .map(|_| ()),
+        "withdraw" => app
+            .end_directive(&viewer.ctx, &id, "withdrawn")
+            .await
+            .map(|_| ()),
+        _ => Err(AppError::NotFound { what: "action" }),
+    };
+    match result {
+        Ok(()) => Ok(see_other(&format!("/directives/{id}"))),
+        Err(AppError::Unauthenticated) => Err(PageError::SignIn {
+            next: viewer.here.clone(),
+        }),
+        Err(error) => {
+            let error = ApiError::from(error);
+            let status = error.status;
+            directive_view(&state, &viewer, &id, None, Some(&error), status).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct GuidanceForm {
+    unit: String,
+    text: String,
+}
+
+pub(crate) async fn add_guidance(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { viewer, input }: CsrfForm<GuidanceForm>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let note = NewGuidance {
+        unit: input.unit,
+        text: input.text,
+    };
+    match state.app.add_guidance(&viewer.ctx, &id, note).await {
+        Ok(_) => Ok(see_other(&format!("/directives/{id}"))),
+        Err(error) => {
+            let error = ApiError::from(error);
+            let status = error.status;
+            directive_view(&state, &viewer, &id, None, Some(&error), status).await
+        }
+    }
+}
+
+pub(crate) async fn assignment_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    assignment_view(&state, &viewer, &id, None).await
+}
+
+async fn assignment_view(
+    state: &AppState,
+    viewer: &Viewer,
+    id: &str,
+    error: Option<&ApiError>,
+) -> PageResult {
+    let app = &state.app;
+    let texts = viewer.texts;
+    let assignment = app.assignment(&viewer.ctx, id).await.or_page(viewer)?;
+    let unit = app
+        .unit(&viewer.ctx, &assignment.unit)
+        .await
+        .or_page(viewer)?;
+    let mut ancestors = app.ancestors(&viewer.ctx, &unit.id).await.or_page(viewer)?;
+    ancestors.push(unit.clone());
+    let body = html! {
+        (breadcrumbs(texts, &ancestors, &assignment.title))
+        h1 { (assignment.title) }
+        p { (state_badge(texts, &assignment.state, assignment.overdue)) " " (texts.f("dir.due", &[("date", &assignment.due)])) }
+        @if let Some(error) = error { (error_box(texts, error)) }
+        section aria-labelledby="text-heading" {
+            h2 id="text-heading" { (texts.t("asg.text")) }
+            p { (assignment.body) }
+            @for note in &assignment.guidance {
+                blockquote class="guidance" {
+                    p { (note.text) }
+                    footer { "— " a href={ "/units/" (note.unit) } { (note.unit_name) } }
+                }
+            }
+            p { a href={ "/directives/" (assignment.directive) } { (texts.t("asg.open_directive")) } }
+        }
+        @if !assignment.next_states.is_empty() {
+            section aria-labelledby="act-heading" {
+                h2 id="act-heading" { (texts.t("asg.act")) }
+                form method="post" action={ "/assignments/" (assignment.id) "/transition" } class="stack" {
+                    (csrf_field(viewer))
+                    label for="to" { (texts.t("asg.move_to")) }
+                    select id="to" name="to" {
+                        @for next in &assignment.next_states { option value=(next) { (state_label(texts, next)) } }
+                    }
+                    label for="note" { (texts.t("asg.note")) }
+                    textarea id="note" name="note" rows="2" aria-describedby="note-help" {}
+                    p id="note-help" class="help" { (texts.t("asg.note_help")) }
+                    @if let Some(metric) = &assignment.metric {
+                        label for="metric_value" { (metric.name) " (" (metric.unit) ")" }
+                        input id="metric_value" name="metric_value" type="number" step="any" min="0"
+                            value=[assignment.metric_value];
+                    }
+                    button type="submit" { (texts.t("asg.record")) }
+                }
+            }
+        }
+        section aria-labelledby="history-heading" {
+            h2 id="history-heading" { (texts.t("unit.history")) }
+            @if assignment.history.is_empty() {
+                p class="empty" { (texts.t("asg.no_history")) }
+            } @else {
+                table {
+                    thead { tr {
+                        th { (texts.t("audit.at")) } th { (texts.t("audit.actor")) }
+                        th { (texts.t("asg.change")) } th { (texts.t("asg.note")) } th class="number" { (texts.t("dir.metric")) }
+                    } }
+                    tbody {
+                        @for entry in &assignment.history {
+                            tr {
+                                td { (super::view::short_time(&entry.at)) }
+                                td { (entry.actor) }
+                                td { (state_label(texts, &entry.from)) " → " (state_label(texts, &entry.to)) }
+                                td { (entry.note) }
+                                td class="number" { @if let Some(value) = entry.metric_value { (value) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let status = error.map_or(StatusCode::OK, |e| e.status);
+    Ok(page(viewer, status, &assignment.title, "/work", body))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct TransitionForm {
+    to: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    metric_value: String,
+}
+
+pub(crate) async fn transition(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm { viewer, input }: CsrfForm<TransitionForm>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let metric_value = match input.metric_value.trim() {
+        "" => None,
+        text => match text.parse::<f64>() {
+            Ok(value) => Some(value),
+            Err(_) => {
+                let error = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_value",
+                    viewer.texts.t("dir.metric_target_number"),
+                )
+                .with_field("metric_value");
+                return assignment_view(&state, &viewer, &id, Some(&error)).await;
+            }
+        },
+    };
+    let move_to = Transition {
+        to: input.to,
+        note: Some(input.note).filter(|n| !n.trim().is_empty()),
+        metric_value,
+    };
+    match state.app.transition(&viewer.ctx, &id, move_to).await {
+        Ok(_) => Ok(see_other(&format!("/assignments/{id}"))),
+        Err(AppError::Unauthenticated) => Err(PageError::SignIn {
+            next: viewer.here.clone(),
+        }),
+        Err(error) => {
+            let error = ApiError::from(error);
+            assignment_view(&state, &viewer, &id, Some(&error)).await
+        }
+    }
+}
+
+/// The assignments waiting at the units of the viewer's posts, for "My work".
+pub(crate) async fn waiting_for(
+    state: &AppState,
+    viewer: &Viewer,
+    units: &[String],
+) -> Result<Vec<(String, ganglion_app::InboxItem)>, PageError> {
+    let mut items = Vec::new();
+    for unit in units {
+        let page = state
+            .app
+            .unit_assignments(
+                &viewer.ctx,
+                unit,
+                InboxQuery {
+                    limit: Some(20),
+                    ..InboxQuery::default()
+                },
+            )
+            .await
+            .or_page(viewer)?;
+        items.extend(page.items.into_iter().map(|item| (unit.clone(), item)));
+    }
+    items.sort_by(|a, b| {
+        b.1.overdue
+            .cmp(&a.1.overdue)
+            .then((a.1.state == "done").cmp(&(b.1.state == "done")))
+            .then(a.1.due.cmp(&b.1.due))
+    });
+    Ok(items)
+}

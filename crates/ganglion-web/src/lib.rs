@@ -7,6 +7,7 @@ mod api;
 mod caller;
 mod error;
 mod extract;
+mod ical;
 mod pages;
 mod write;
 

@@ -263,6 +263,37 @@ async fn scenario_one_a_decision_conveyed_to_every_unit() {
             ]
         );
 
+        // The county's tasks as a calendar feed.
+        let calendar = oksan
+            .get(&format!(
+                "/api/v1/units/{}/assignments.ics",
+                world.id("P1-K1")
+            ))
+            .await;
+        assert_eq!(calendar.status, StatusCode::OK);
+        assert!(calendar.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar"));
+        assert!(
+            calendar.text.starts_with("BEGIN:VCALENDAR\r\n"),
+            "{}",
+            calendar.text
+        );
+        assert!(
+            calendar.text.contains("STATUS:NEEDS-ACTION\r\n"),
+            "{}",
+            calendar.text
+        );
+        assert!(
+            calendar.text.contains("DUE;VALUE=DATE:20991231\r\n"),
+            "{}",
+            calendar.text
+        );
+        assert!(calendar.text.contains(&format!(
+            "RELATED-TO;RELTYPE=PARENT:directive-{directive}@ganglion"
+        )));
+
         // The state machine: no skipping, and a block needs a reason.
         let (status, error) = move_to(&oksan, &county_assignment, "done", json!({})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

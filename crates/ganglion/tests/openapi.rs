@@ -48,6 +48,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/directives/{id}/laggards"),
     ("get", "/api/v1/directives/{id}/series"),
     ("get", "/api/v1/units/{id}/assignments"),
+    ("get", "/api/v1/units/{id}/assignments.ics"),
     ("get", "/api/v1/assignments/{id}"),
     ("post", "/api/v1/assignments/{id}/transition"),
 ];

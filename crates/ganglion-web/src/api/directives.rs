@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ganglion_app::{
     AssignmentView, AtQuery, DirectivePatch, DirectiveView, GuidanceView, InboxItem, InboxQuery,
@@ -30,6 +30,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(laggards))
         .routes(routes!(series))
         .routes(routes!(unit_assignments))
+        .routes(routes!(unit_calendar))
         .routes(routes!(get_assignment))
         .routes(routes!(transition))
 }
@@ -346,4 +347,47 @@ async fn transition(
         app.transition(&ctx, &id, input).await
     })
     .await
+}
+
+/// A unit's tasks as an iCalendar feed (RFC 5545): one VTODO per assignment, with its
+/// due date, status, how far along it is, and the directive it carries out.
+#[utoipa::path(
+    get, path = "/api/v1/units/{id}/assignments.ics", tag = "directives",
+    params(("id" = String, Path, description = "The unit's id")),
+    responses(
+        (status = 200, description = "The unit's tasks", content_type = "text/calendar", body = String),
+        (status = 404, description = "No such unit", body = ErrorBody),
+    )
+)]
+async fn unit_calendar(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let page = state
+        .app
+        .unit_assignments(
+            &ctx,
+            &id,
+            InboxQuery {
+                limit: Some(1000),
+                ..InboxQuery::default()
+            },
+        )
+        .await?;
+    let body = crate::ical::tasks(&id, &page.items);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/calendar; charset=utf-8",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "inline; filename=\"tasks.ics\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

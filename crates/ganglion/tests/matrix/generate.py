@@ -165,6 +165,7 @@ ROUTES = [
     ("GET", "/api/v1/directives/{directive}/laggards?at={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/directives/{directive}/series?at={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/units/{id}/assignments", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/units/{id}/assignments.ics", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/assignments/{assignment}", lambda r, rel: path_read(r, rel)),
     ("POST", "/api/v1/assignments/{assignment}/transition", lambda r, rel: transition(r, rel)),
 ]

@@ -63,3 +63,26 @@ document.addEventListener("change", (event) => {
   const select = event.target.closest("select[data-autosubmit]");
   if (select && select.form) select.form.requestSubmit();
 });
+
+// A roll-up table follows its directive live: the server sends the roll-up again
+// whenever it changes (server-sent events), and the changed counts are rewritten.
+const liveTable = document.querySelector("table.rollup[data-live]");
+if (liveTable && window.EventSource) {
+  const format = (value) => Number(value).toLocaleString("en-US");
+  const source = new EventSource(liveTable.dataset.live);
+  source.addEventListener("rollup", (event) => {
+    const rollup = JSON.parse(event.data);
+    for (const row of [rollup, ...rollup.children]) {
+      const line = liveTable.querySelector(`tr[data-unit="${row.unit}"]`);
+      if (!line) continue;
+      const values = { total: row.total, overdue: row.overdue, ...row.states };
+      for (const [key, value] of Object.entries(values)) {
+        const cell = line.querySelector(`[data-count="${key}"]`);
+        if (cell && cell.textContent !== format(value)) {
+          cell.textContent = format(value);
+          cell.classList.add("changed");
+        }
+      }
+    }
+  });
+}

@@ -446,6 +446,36 @@ async fn scenario_one_a_decision_conveyed_to_every_unit() {
         assert_eq!(provinces, [("P1".to_owned(), 9), ("P2".to_owned(), 4)]);
         assert_eq!(top["children"][0]["states"]["done"], 1);
 
+        // The same table as CSV and as an Excel workbook.
+        let csv = centre
+            .get(&format!("/api/v1/directives/{directive}/rollup.csv"))
+            .await;
+        assert_eq!(csv.status, StatusCode::OK);
+        let lines: Vec<&str> = csv.text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "unit,code,name,total,conveyed,acknowledged,planned,in_progress,done,blocked,overdue,metric_sum,metric_target"
+        );
+        assert_eq!(
+            lines.len(),
+            4,
+            "the centre and its two provinces: {}",
+            csv.text
+        );
+        assert!(
+            lines[1].ends_with(",14,12,0,1,0,1,0,0,12,140"),
+            "{}",
+            lines[1]
+        );
+        let xlsx = centre
+            .get(&format!("/api/v1/directives/{directive}/rollup.xlsx"))
+            .await;
+        assert_eq!(xlsx.status, StatusCode::OK);
+        assert_eq!(
+            xlsx.headers["content-type"],
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        );
+
         // The laggards come not-acknowledged first; the series has today's counts.
         let laggards = centre
             .get(&format!("/api/v1/directives/{directive}/laggards?limit=5"))

@@ -45,6 +45,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/directives/{id}/reach"),
     ("post", "/api/v1/directives/{id}/guidance"),
     ("get", "/api/v1/directives/{id}/rollup"),
+    ("get", "/api/v1/directives/{id}/rollup.csv"),
+    ("get", "/api/v1/directives/{id}/rollup.xlsx"),
     ("get", "/api/v1/directives/{id}/laggards"),
     ("get", "/api/v1/directives/{id}/series"),
     ("get", "/api/v1/units/{id}/assignments"),

@@ -27,6 +27,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reach))
         .routes(routes!(add_guidance))
         .routes(routes!(rollup))
+        .routes(routes!(rollup_csv))
+        .routes(routes!(rollup_xlsx))
         .routes(routes!(laggards))
         .routes(routes!(series))
         .routes(routes!(unit_assignments))
@@ -388,6 +390,198 @@ async fn unit_calendar(
             ),
         ],
         body,
+    )
+        .into_response())
+}
+
+/// The roll-up table: the unit itself, then each child.
+struct RollupTable {
+    header: Vec<&'static str>,
+    rows: Vec<(Vec<String>, Vec<Option<f64>>)>,
+}
+
+async fn rollup_table(
+    state: &AppState,
+    ctx: &ganglion_app::Ctx,
+    id: &str,
+    at: Option<&str>,
+) -> Result<RollupTable, ApiError> {
+    let rollup = state.app.rollup(ctx, id, at).await?;
+    let unit = state.app.unit(ctx, &rollup.unit).await?;
+    let numbers = |total: u32,
+                   states: &ganglion_app::StateCounts,
+                   overdue: u32,
+                   metric: &Option<ganglion_app::MetricSum>| {
+        let mut values: Vec<Option<f64>> = [
+            total,
+            states.conveyed,
+            states.acknowledged,
+            states.planned,
+            states.in_progress,
+            states.done,
+            states.blocked,
+            overdue,
+        ]
+        .iter()
+        .map(|n| Some(f64::from(*n)))
+        .collect();
+        values.push(metric.as_ref().map(|m| m.sum));
+        values.push(metric.as_ref().map(|m| m.target));
+        values
+    };
+    let mut rows = vec![(
+        vec![unit.id.clone(), unit.code.clone(), unit.name.clone()],
+        numbers(rollup.total, &rollup.states, rollup.overdue, &rollup.metric),
+    )];
+    for child in &rollup.children {
+        rows.push((
+            vec![child.unit.clone(), child.code.clone(), child.name.clone()],
+            numbers(child.total, &child.states, child.overdue, &child.metric),
+        ));
+    }
+    Ok(RollupTable {
+        header: vec![
+            "unit",
+            "code",
+            "name",
+            "total",
+            "conveyed",
+            "acknowledged",
+            "planned",
+            "in_progress",
+            "done",
+            "blocked",
+            "overdue",
+            "metric_sum",
+            "metric_target",
+        ],
+        rows,
+    })
+}
+
+fn number_text(value: Option<f64>) -> String {
+    match value {
+        Some(value) if value.fract() == 0.0 => format!("{value:.0}"),
+        Some(value) => value.to_string(),
+        None => String::new(),
+    }
+}
+
+/// The roll-up table as CSV: the unit's own line first, then each child's.
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}/rollup.csv", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id"), AtOnly),
+    responses(
+        (status = 200, description = "The table", content_type = "text/csv", body = String),
+        (status = 404, description = "No such directive or unit", body = ErrorBody),
+    )
+)]
+async fn rollup_csv(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AtOnly>,
+) -> Result<Response, ApiError> {
+    let table = rollup_table(&state, &ctx, &id, query.at.as_deref()).await?;
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let internal = |error: csv::Error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
+    };
+    out.write_record(&table.header).map_err(internal)?;
+    for (texts, numbers) in &table.rows {
+        let record: Vec<String> = texts
+            .iter()
+            .cloned()
+            .chain(numbers.iter().map(|n| number_text(*n)))
+            .collect();
+        out.write_record(&record).map_err(internal)?;
+    }
+    let bytes = out.into_inner().map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
+    })?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"rollup-{id}.csv\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// The roll-up table as an Excel workbook.
+#[utoipa::path(
+    get, path = "/api/v1/directives/{id}/rollup.xlsx", tag = "directives",
+    params(("id" = String, Path, description = "The directive's id"), AtOnly),
+    responses(
+        (status = 200, description = "The table", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = String),
+        (status = 404, description = "No such directive or unit", body = ErrorBody),
+    )
+)]
+async fn rollup_xlsx(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<AtOnly>,
+) -> Result<Response, ApiError> {
+    let table = rollup_table(&state, &ctx, &id, query.at.as_deref()).await?;
+    let internal = |error: rust_xlsxwriter::XlsxError| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            error.to_string(),
+        )
+    };
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (column, title) in table.header.iter().enumerate() {
+        sheet
+            .write_string_with_format(0, column as u16, *title, &bold)
+            .map_err(internal)?;
+    }
+    for (index, (texts, numbers)) in table.rows.iter().enumerate() {
+        let row = index as u32 + 1;
+        for (column, text) in texts.iter().enumerate() {
+            sheet
+                .write_string(row, column as u16, text)
+                .map_err(internal)?;
+        }
+        for (offset, number) in numbers.iter().enumerate() {
+            if let Some(number) = number {
+                sheet
+                    .write_number(row, (texts.len() + offset) as u16, *number)
+                    .map_err(internal)?;
+            }
+        }
+    }
+    let bytes = workbook.save_to_buffer().map_err(internal)?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"rollup-{id}.xlsx\""),
+            ),
+        ],
+        bytes,
     )
         .into_response())
 }

@@ -151,7 +151,7 @@ async fn directive_view(
                         }
                     }
                 }
-                table class="rollup" {
+                table class="rollup" data-live={ "/directives/" (directive.id) "/live?at=" (rollup.unit) } {
                     thead { tr {
                         th { (texts.t("unit.name")) }
                         th class="number" { (texts.t("dir.units")) }
@@ -161,20 +161,20 @@ async fn directive_view(
                         @if rollup.metric.is_some() { th class="number" { (texts.t("dir.metric")) } }
                     } }
                     tbody {
-                        tr class="total" {
+                        tr class="total" data-unit=(rollup.unit) {
                             th scope="row" { (at_unit.name) }
-                            td class="number" { (texts.number(rollup.total.into())) }
-                            @for count in counts(&rollup.states) { td class="number" { (texts.number(count.into())) } }
-                            td class="number" { (texts.number(rollup.overdue.into())) }
+                            td class="number" data-count="total" { (texts.number(rollup.total.into())) }
+                            @for (state, count) in AssignmentState::ALL.iter().zip(counts(&rollup.states)) { td class="number" data-count=(state.as_str()) { (texts.number(count.into())) } }
+                            td class="number" data-count="overdue" { (texts.number(rollup.overdue.into())) }
                             td class="number" { (done_share(rollup.states.done, rollup.total)) }
                             @if let Some(metric) = &rollup.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
                         }
                         @for child in &rollup.children {
-                            tr {
+                            tr data-unit=(child.unit) {
                                 th scope="row" { a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) } }
-                                td class="number" { (texts.number(child.total.into())) }
-                                @for count in counts(&child.states) { td class="number" { (texts.number(count.into())) } }
-                                td class="number" { (texts.number(child.overdue.into())) }
+                                td class="number" data-count="total" { (texts.number(child.total.into())) }
+                                @for (state, count) in AssignmentState::ALL.iter().zip(counts(&child.states)) { td class="number" data-count=(state.as_str()) { (texts.number(count.into())) } }
+                                td class="number" data-count="overdue" { (texts.number(child.overdue.into())) }
                                 td class="number" { (done_share(child.states.done, child.total)) }
                                 @if let Some(metric) = &child.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
                             }
@@ -182,6 +182,10 @@ async fn directive_view(
                     }
                 }
                 p class="links" {
+                    a href={ "/api/v1/directives/" (directive.id) "/rollup.csv?at=" (rollup.unit) } download { "CSV" }
+                    " · "
+                    a href={ "/api/v1/directives/" (directive.id) "/rollup.xlsx?at=" (rollup.unit) } download { "XLSX" }
+                    " · "
                     a href={ "/api/v1/directives/" (directive.id) "/rollup?at=" (rollup.unit) } { (texts.t("dir.as_json")) }
                 }
             }
@@ -773,4 +777,46 @@ pub(crate) async fn waiting_for(
             .then(a.1.due.cmp(&b.1.due))
     });
     Ok(items)
+}
+
+/// Live updates of a roll-up (server-sent events): the roll-up again whenever it
+/// changed, checked every second against the read model, which costs microseconds.
+pub(crate) async fn live_rollup(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    PageQuery(query): PageQuery<DirectivePageQuery>,
+) -> Result<axum::response::Response, axum::response::Response> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use axum::response::IntoResponse;
+    let app = state.app.clone();
+    let ctx = viewer.ctx.clone();
+    let first = app
+        .rollup(&ctx, &id, query.at.as_deref())
+        .await
+        .map_err(|error| ApiError::from(error).into_response())?;
+    let at = first.unit.clone();
+    let stream = futures::stream::unfold(
+        (app, ctx, id, at, String::new(), true),
+        |(app, ctx, id, at, last, first)| async move {
+            if !first {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            loop {
+                let rollup = app.rollup(&ctx, &id, Some(&at)).await.ok()?;
+                let json = serde_json::to_string(&rollup).ok()?;
+                if json != last {
+                    let event = Event::default().event("rollup").data(json.clone());
+                    return Some((
+                        Ok::<_, std::convert::Infallible>(event),
+                        (app, ctx, id, at, json, false),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        },
+    );
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }

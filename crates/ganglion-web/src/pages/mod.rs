@@ -50,6 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/directives", post(directives::create_directive))
         .route("/directives/{id}", get(directives::directive_page))
         .route("/directives/{id}/guidance", post(directives::add_guidance))
+        .route("/directives/{id}/live", get(directives::live_rollup))
         .route(
             "/directives/{id}/{action}",
             post(directives::directive_action),

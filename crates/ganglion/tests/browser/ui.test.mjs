@@ -367,6 +367,9 @@ test("a province writes and issues a directive, a county reports, the province s
   const directiveUrl = page.url();
   assert.equal(await page.locator("table.rollup tr.total td").first().innerText(), String(reach));
 
+  // The province keeps the directive open while the county reports: it updates live.
+  const liveCell = page.locator("table.rollup tr.total td[data-count='acknowledged']");
+  assert.equal(await liveCell.innerText(), "0");
   const county = await signedIn("k001-official");
   const task = county.page.locator("table.inbox tbody tr", { hasText: "Autumn study sessions" });
   await task.getByRole("link").click();
@@ -380,8 +383,13 @@ test("a province writes and issues a directive, a county reports, the province s
   assert.equal(refused.status(), 404);
   await county.context.close();
 
+  await page.waitForFunction(
+    () => document.querySelector("table.rollup tr.total td[data-count='acknowledged']").textContent === "1",
+    null,
+    { timeout: 15000 },
+  );
   await page.goto(directiveUrl);
-  const acknowledged = page.locator("table.rollup tr.total td").nth(2);
+  const acknowledged = page.locator("table.rollup tr.total td[data-count='acknowledged']");
   assert.equal(await acknowledged.innerText(), "1");
   await shot(page, "16-directive-rollup");
   await secretary.context.close();

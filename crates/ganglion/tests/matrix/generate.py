@@ -162,6 +162,8 @@ ROUTES = [
     ("GET", "/api/v1/directives/{directive}/reach", lambda r, rel: directive_read(r, rel)),
     ("POST", "/api/v1/directives/{directive}/guidance", lambda r, rel: guidance(r, rel)),
     ("GET", "/api/v1/directives/{directive}/rollup?at={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/directives/{directive}/rollup.csv?at={id}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/directives/{directive}/rollup.xlsx?at={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/directives/{directive}/laggards?at={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/directives/{directive}/series?at={id}", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/units/{id}/assignments", lambda r, rel: path_read(r, rel)),

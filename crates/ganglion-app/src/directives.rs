@@ -1497,7 +1497,18 @@ impl App {
                 })
                 .collect()
         };
-        lagging.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let order = |a: &(u8, f64, u32, UnitId, AssignmentState, f64),
+                     b: &(u8, f64, u32, UnitId, AssignmentState, f64)| {
+            a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2))
+        };
+        let more = lagging.len() > offset + limit;
+        // Only the pages up to this one need an order: select them, then sort them.
+        let wanted = (offset + limit).min(lagging.len());
+        if wanted > 0 && wanted < lagging.len() {
+            lagging.select_nth_unstable_by(wanted - 1, order);
+            lagging.truncate(wanted);
+        }
+        lagging.sort_by(order);
         let page: Vec<_> = lagging.iter().skip(offset).take(limit).collect();
         let ids: Vec<UnitId> = page.iter().map(|entry| entry.3).collect();
         let names: HashMap<UnitId, (String, String)> = self
@@ -1522,8 +1533,7 @@ impl App {
                 }
             })
             .collect();
-        let next_cursor =
-            (offset + limit < lagging.len()).then(|| encode_cursor(&(offset + limit).to_string()));
+        let next_cursor = more.then(|| encode_cursor(&(offset + limit).to_string()));
         Ok(Page { items, next_cursor })
     }
 

@@ -488,6 +488,25 @@ async fn scenario_one_a_decision_conveyed_to_every_unit() {
             .iter()
             .all(|l| l["state"] == "conveyed"));
         assert!(laggards["next_cursor"].is_string());
+        // The pages follow one another without overlap, and end with the working units.
+        let mut seen: Vec<String> = Vec::new();
+        let mut cursor = None::<String>;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/directives/{directive}/laggards?limit=5&cursor={c}"),
+                None => format!("/api/v1/directives/{directive}/laggards?limit=5"),
+            };
+            let page = centre.get(&path).await.json();
+            for item in page["items"].as_array().unwrap() {
+                seen.push(item["state"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(seen.len(), 13, "every unit not done, once: {seen:?}");
+        assert_eq!(seen.last().unwrap(), "planned", "{seen:?}");
         let series = centre
             .get(&format!("/api/v1/directives/{directive}/series"))
             .await

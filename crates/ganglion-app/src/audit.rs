@@ -5,7 +5,7 @@ use ganglion_core::{Action, Resource, UnitId};
 use ganglion_store::AuditFilter;
 use serde::{Deserialize, Serialize};
 
-use crate::page::{checked_limit, decode_cursor, encode_cursor, Page};
+use crate::page::{checked_limit, decode_number_cursor, encode_cursor, Page};
 use crate::{App, AppError, Ctx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -71,16 +71,7 @@ impl App {
     pub async fn audit(&self, ctx: &Ctx, query: AuditQuery) -> Result<Page<AuditView>, AppError> {
         self.require_signed_in(ctx)?;
         let limit = checked_limit(query.limit)?;
-        let before = match decode_cursor(query.cursor.as_deref())? {
-            Some(text) => Some(text.parse::<i64>().map_err(|_| {
-                AppError::invalid(
-                    "invalid_cursor",
-                    "cursor",
-                    "the cursor is not one this server gave",
-                )
-            })?),
-            None => None,
-        };
+        let before = decode_number_cursor::<i64>(query.cursor.as_deref())?;
         let (ranges, covered_units) = match &query.under {
             Some(under) => {
                 let unit = self.readable_unit(ctx, under, "under").await?;

@@ -9,7 +9,7 @@ use ganglion_core::{Action, AssignmentState, DirectiveColumns, Mover, Resource, 
 use ganglion_store::{AssignmentRow, DirectiveDraft, DirectiveRow, TargetFilter, WriteTx};
 use serde::{Deserialize, Serialize};
 
-use crate::page::{checked_limit, decode_cursor, encode_cursor, Page};
+use crate::page::{checked_limit, decode_number_cursor, encode_cursor, Page};
 use crate::readmodel::{columns_from, LiveDirective};
 use crate::units::{parse_unit_id, unknown_reference};
 use crate::{clock, App, AppError, Audit, Ctx};
@@ -200,6 +200,16 @@ pub struct InboxItem {
     pub overdue: bool,
     pub metric_value: Option<f64>,
     pub updated_at: String,
+}
+
+impl InboxItem {
+    /// The order of an inbox: overdue first, then unfinished, then due soonest.
+    pub fn urgency(a: &InboxItem, b: &InboxItem) -> std::cmp::Ordering {
+        b.overdue
+            .cmp(&a.overdue)
+            .then((a.state == "done").cmp(&(b.state == "done")))
+            .then(a.due.cmp(&b.due))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -774,16 +784,7 @@ impl App {
             self.reload_directive(row.id).await?;
             return Ok(issued);
         }
-        let mut model = self.model_mut();
-        let version = model.tree_version;
-        model.directives.insert(
-            row.id,
-            LiveDirective {
-                row,
-                columns,
-                numbered_at: version,
-            },
-        );
+        self.remember_directive(row, columns);
         Ok(issued)
     }
 
@@ -829,6 +830,7 @@ impl App {
         if let Some(live) = self.model_mut().directives.get_mut(&ended.id) {
             live.row = ended;
         }
+        self.model_changed();
         Ok(view)
     }
 
@@ -1254,16 +1256,19 @@ impl App {
         let Some(state) = AssignmentState::from_byte(state) else {
             return;
         };
-        let tree = self.tree();
-        let mut model = self.model_mut();
-        let Some(position) = tree.position(unit) else {
-            return;
-        };
-        if model.current(directive, &tree).is_some() {
-            if let Some(live) = model.directives.get_mut(&directive) {
-                live.columns.set(position, state, metric.unwrap_or(0.0));
+        {
+            let tree = self.tree();
+            let mut model = self.model_mut();
+            let Some(position) = tree.position(unit) else {
+                return;
+            };
+            if model.current(directive, &tree).is_some() {
+                if let Some(live) = model.directives.get_mut(&directive) {
+                    live.columns.set(position, state, metric.unwrap_or(0.0));
+                }
             }
         }
+        self.model_changed();
     }
 
     /// Appends to the change feed in the write's transaction, for the other servers.
@@ -1294,16 +1299,7 @@ impl App {
             })? as u8),
             None => None,
         };
-        let before = match decode_cursor(query.cursor.as_deref())? {
-            Some(text) => Some(text.parse::<i64>().map_err(|_| {
-                AppError::invalid(
-                    "invalid_cursor",
-                    "cursor",
-                    "the cursor is not one this server gave",
-                )
-            })?),
-            None => None,
-        };
+        let before = decode_number_cursor::<i64>(query.cursor.as_deref())?;
         let mut rows = self
             .store
             .assignments_of_unit(unit.id, state, before, limit + 1)
@@ -1335,12 +1331,7 @@ impl App {
             })
             .collect();
         // Within the page: what is overdue first, then what is due soonest.
-        items.sort_by(|a, b| {
-            b.overdue
-                .cmp(&a.overdue)
-                .then((a.state == "done").cmp(&(b.state == "done")))
-                .then(a.due.cmp(&b.due))
-        });
+        items.sort_by(InboxItem::urgency);
         Ok(Page { items, next_cursor })
     }
 
@@ -1456,16 +1447,7 @@ impl App {
         let row = self.visible_directive(ctx, id).await?;
         let unit = self.rollup_unit(ctx, &row, query.at.as_deref()).await?;
         let limit = checked_limit(query.limit)? as usize;
-        let offset = match decode_cursor(query.cursor.as_deref())? {
-            Some(text) => text.parse::<usize>().map_err(|_| {
-                AppError::invalid(
-                    "invalid_cursor",
-                    "cursor",
-                    "the cursor is not one this server gave",
-                )
-            })?,
-            None => 0,
-        };
+        let offset = decode_number_cursor::<usize>(query.cursor.as_deref())?.unwrap_or(0);
         let mut lagging: Vec<(u8, f64, u32, UnitId, AssignmentState, f64)> = {
             let tree = self.tree();
             let mut model = self.model_mut();
@@ -1644,17 +1626,25 @@ impl App {
             let tree = self.tree();
             columns_from(&tree, entries)
         };
-        let mut model = self.model_mut();
-        let version = model.tree_version;
-        model.directives.insert(
-            id,
-            LiveDirective {
-                row,
-                columns,
-                numbered_at: version,
-            },
-        );
+        self.remember_directive(row, columns);
         Ok(())
+    }
+
+    /// Puts a directive's columns, numbered against the current tree, in the read model.
+    fn remember_directive(&self, row: DirectiveRow, columns: ganglion_core::DirectiveColumns) {
+        {
+            let mut model = self.model_mut();
+            let numbered_at = model.tree_version;
+            model.directives.insert(
+                row.id,
+                LiveDirective {
+                    row,
+                    columns,
+                    numbered_at,
+                },
+            );
+        }
+        self.model_changed();
     }
 }
 

@@ -182,6 +182,8 @@ pub struct App {
     origin: Arc<str>,
     limiter: Arc<access::LoginLimiter>,
     group_commit: Arc<group_commit::GroupCommit>,
+    /// Counts changes of the read model, for pages that follow it live.
+    model_version: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 const TEMPLATE_SETTING: &str = "template";
@@ -257,6 +259,7 @@ impl App {
             origin: Arc::from(hex::encode(origin)),
             limiter: Arc::new(access::LoginLimiter::default()),
             group_commit: Arc::default(),
+            model_version: Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
 
@@ -286,6 +289,18 @@ impl App {
     /// Marks the read model's positions stale after the tree changed shape.
     pub(crate) fn tree_changed(&self) {
         self.model_mut().tree_version += 1;
+        self.model_changed();
+    }
+
+    /// Tells whoever follows the read model that it changed.
+    pub(crate) fn model_changed(&self) {
+        self.model_version.send_modify(|version| *version += 1);
+    }
+
+    /// Wakes when the read model (the tree or any directive's assignments) changes: for
+    /// pages that follow a roll-up live, and tests that wait for another server.
+    pub fn watch_read_model(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.model_version.subscribe()
     }
 
     pub(crate) fn model_mut(&self) -> std::sync::RwLockWriteGuard<'_, readmodel::ReadModel> {

@@ -51,6 +51,22 @@ pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, AppE
         })
 }
 
+/// A cursor that holds a number (a sequence, an id, an offset).
+pub(crate) fn decode_number_cursor<T: std::str::FromStr>(
+    cursor: Option<&str>,
+) -> Result<Option<T>, AppError> {
+    match decode_cursor(cursor)? {
+        Some(text) => text.parse().map(Some).map_err(|_| {
+            AppError::invalid(
+                "invalid_cursor",
+                "cursor",
+                "the cursor is not one this server gave",
+            )
+        }),
+        None => Ok(None),
+    }
+}
+
 /// Cuts a page from `limit + 1` fetched items: the extra one tells whether more follow.
 pub(crate) fn page_from<T, R>(
     mut rows: Vec<R>,

@@ -306,15 +306,17 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
         .unwrap();
         let unit_id: UnitId = unit.id.parse().unwrap();
         let assignment = store
-            .baseline_assignment_id(directive_id, unit_id)
+            .assignment_of(directive_id, unit_id)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .id;
         let plain_assignment = store
-            .baseline_assignment_id(plain_id, unit_id)
+            .assignment_of(plain_id, unit_id)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .id;
         assignments.push((assignment, plain_assignment));
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

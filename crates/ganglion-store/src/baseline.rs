@@ -63,15 +63,6 @@ impl Store {
         counts(&rows)
     }
 
-    /// The id of a unit's assignment of a directive.
-    pub async fn baseline_assignment_id(
-        &self,
-        directive: i64,
-        unit: UnitId,
-    ) -> Result<Option<i64>, StoreError> {
-        Ok(self.assignment_of(directive, unit).await?.map(|a| a.id))
-    }
-
     /// One durable single-row update, committed on its own.
     pub async fn baseline_update(&self, assignment: i64, state: u8) -> Result<(), StoreError> {
         sqlx::query("UPDATE assignments SET state = $2 WHERE id = $1")

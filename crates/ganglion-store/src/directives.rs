@@ -108,24 +108,30 @@ fn unit_id(raw: i64, what: &str) -> Result<UnitId, sqlx::Error> {
 }
 
 fn directive_from_row(row: &AnyRow) -> Result<DirectiveRow, sqlx::Error> {
+    directive_from_row_at(row, 0)
+}
+
+/// A directive read from the row's columns starting at `first`.
+fn directive_from_row_at(row: &AnyRow, first: usize) -> Result<DirectiveRow, sqlx::Error> {
+    let at = |column: usize| first + column;
     Ok(DirectiveRow {
-        id: row.try_get(0)?,
-        issuer: unit_id(row.try_get(1)?, "issuer")?,
-        parent: row.try_get(2)?,
-        title: row.try_get(3)?,
-        body: row.try_get(4)?,
-        due: row.try_get(5)?,
-        target_under: unit_id(row.try_get(6)?, "target")?,
-        target_kinds: row.try_get(7)?,
-        target_tags: row.try_get(8)?,
-        metric_name: row.try_get(9)?,
-        metric_unit: row.try_get(10)?,
-        metric_target: row.try_get(11)?,
-        state: row.try_get(12)?,
-        assignment_count: row.try_get(13)?,
-        created_at: row.try_get(14)?,
-        issued_at: row.try_get(15)?,
-        ended_at: row.try_get(16)?,
+        id: row.try_get(at(0))?,
+        issuer: unit_id(row.try_get(at(1))?, "issuer")?,
+        parent: row.try_get(at(2))?,
+        title: row.try_get(at(3))?,
+        body: row.try_get(at(4))?,
+        due: row.try_get(at(5))?,
+        target_under: unit_id(row.try_get(at(6))?, "target")?,
+        target_kinds: row.try_get(at(7))?,
+        target_tags: row.try_get(at(8))?,
+        metric_name: row.try_get(at(9))?,
+        metric_unit: row.try_get(at(10))?,
+        metric_target: row.try_get(at(11))?,
+        state: row.try_get(at(12))?,
+        assignment_count: row.try_get(at(13))?,
+        created_at: row.try_get(at(14))?,
+        issued_at: row.try_get(at(15))?,
+        ended_at: row.try_get(at(16))?,
     })
 }
 
@@ -284,17 +290,8 @@ impl Store {
         before_directive: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(AssignmentRow, DirectiveRow)>, StoreError> {
-        let assignment_columns = ASSIGNMENT_COLUMNS
-            .split(", ")
-            .map(|c| {
-                if c.starts_with("CAST(") {
-                    "CAST(a.state AS INTEGER)".to_owned()
-                } else {
-                    format!("a.{c}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let assignment_columns =
+            "a.id, a.directive_id, a.unit_id, CAST(a.state AS INTEGER), a.metric_value, a.updated_at";
         let directive_columns = DIRECTIVE_COLUMNS
             .split(", ")
             .map(|c| format!("d.{c}"))
@@ -320,25 +317,7 @@ impl Store {
         for row in &rows {
             let assignment = assignment_from_row(row)?;
             // The directive's columns follow the assignment's six.
-            let directive = DirectiveRow {
-                id: row.try_get(6)?,
-                issuer: unit_id(row.try_get(7)?, "issuer")?,
-                parent: row.try_get(8)?,
-                title: row.try_get(9)?,
-                body: row.try_get(10)?,
-                due: row.try_get(11)?,
-                target_under: unit_id(row.try_get(12)?, "target")?,
-                target_kinds: row.try_get(13)?,
-                target_tags: row.try_get(14)?,
-                metric_name: row.try_get(15)?,
-                metric_unit: row.try_get(16)?,
-                metric_target: row.try_get(17)?,
-                state: row.try_get(18)?,
-                assignment_count: row.try_get(19)?,
-                created_at: row.try_get(20)?,
-                issued_at: row.try_get(21)?,
-                ended_at: row.try_get(22)?,
-            };
+            let directive = directive_from_row_at(row, 6)?;
             out.push((assignment, directive));
         }
         Ok(out)

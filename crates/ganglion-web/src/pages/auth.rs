@@ -9,7 +9,7 @@ use ganglion_app::{AppError, LoginAttempt};
 use maud::html;
 use serde::Deserialize;
 
-use super::forms::{local_path, CsrfForm, PageQuery, Viewer};
+use super::forms::{local_path, CsrfForm, EmptyForm, PageQuery, Viewer};
 use super::i18n::LANG_COOKIE;
 use super::shell::{bare_page, csrf_field, error_box, language_form, respond, see_other};
 use super::{PageError, PageResult};
@@ -127,12 +127,9 @@ pub(crate) async fn login(
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct Nothing {}
-
 pub(crate) async fn logout(
     State(state): State<AppState>,
-    CsrfForm { viewer, .. }: CsrfForm<Nothing>,
+    CsrfForm { viewer, .. }: CsrfForm<EmptyForm>,
 ) -> PageResult {
     if let Some(token) = &viewer.token {
         if viewer.signed_in() {

@@ -14,11 +14,11 @@ use ganglion_core::{AssignmentState, Tally};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::forms::{CsrfForm, PageQuery, Viewer};
+use super::forms::{CsrfForm, EmptyForm, PageQuery, Viewer};
 use super::i18n::Texts;
 use super::picture::{sunburst, Colouring, Links};
-use super::shell::{csrf_field, error_box, page, see_other, OrPage};
-use super::view::{breadcrumbs, kind_label};
+use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
+use super::view::{breadcrumbs, kind_label, split_words};
 use super::{PageError, PageResult};
 use crate::error::ApiError;
 use crate::AppState;
@@ -491,14 +491,6 @@ async fn directive_form_page(
     Ok(page(viewer, status, title, "/work", body))
 }
 
-fn words(text: &str) -> Vec<String> {
-    text.split([';', ',', ' '])
-        .map(str::trim)
-        .filter(|word| !word.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 pub(crate) async fn create_directive(
     State(state): State<AppState>,
     CsrfForm { viewer, input }: CsrfForm<DirectiveForm>,
@@ -531,32 +523,26 @@ pub(crate) async fn create_directive(
         due: input.due.clone(),
         target: Some(Target {
             under: None,
-            kinds: words(&input.kinds),
-            tags: words(&input.tags),
+            kinds: split_words(&input.kinds),
+            tags: split_words(&input.tags),
         }),
         metric,
         parent_directive: Some(input.parent.clone()).filter(|p| !p.is_empty()),
     };
     match state.app.create_directive(&viewer.ctx, new).await {
         Ok(directive) => Ok(see_other(&format!("/directives/{}", directive.id))),
-        Err(AppError::Unauthenticated) => Err(PageError::SignIn {
-            next: viewer.here.clone(),
-        }),
         Err(error) => {
-            let error = ApiError::from(error);
+            let error = refusal(&viewer, error)?;
             directive_form_page(&state, &viewer, &input, Some(&error)).await
         }
     }
 }
 
-#[derive(Deserialize)]
-pub(crate) struct NoFields {}
-
 /// Issue, close or withdraw: the button's form carries nothing but its token.
 pub(crate) async fn directive_action(
     State(state): State<AppState>,
     Path((id, action)): Path<(String, String)>,
-    CsrfForm { viewer, .. }: CsrfForm<NoFields>,
+    CsrfForm { viewer, .. }: CsrfForm<EmptyForm>,
 ) -> PageResult {
     viewer.require_sign_in()?;
     let app = &state.app;
@@ -574,11 +560,8 @@ pub(crate) async fn directive_action(
     };
     match result {
         Ok(()) => Ok(see_other(&format!("/directives/{id}"))),
-        Err(AppError::Unauthenticated) => Err(PageError::SignIn {
-            next: viewer.here.clone(),
-        }),
         Err(error) => {
-            let error = ApiError::from(error);
+            let error = refusal(&viewer, error)?;
             let status = error.status;
             directive_view(&state, &viewer, &id, None, Some(&error), status).await
         }
@@ -604,7 +587,7 @@ pub(crate) async fn add_guidance(
     match state.app.add_guidance(&viewer.ctx, &id, note).await {
         Ok(_) => Ok(see_other(&format!("/directives/{id}"))),
         Err(error) => {
-            let error = ApiError::from(error);
+            let error = refusal(&viewer, error)?;
             let status = error.status;
             directive_view(&state, &viewer, &id, None, Some(&error), status).await
         }
@@ -738,11 +721,8 @@ pub(crate) async fn transition(
     };
     match state.app.transition(&viewer.ctx, &id, move_to).await {
         Ok(_) => Ok(see_other(&format!("/assignments/{id}"))),
-        Err(AppError::Unauthenticated) => Err(PageError::SignIn {
-            next: viewer.here.clone(),
-        }),
         Err(error) => {
-            let error = ApiError::from(error);
+            let error = refusal(&viewer, error)?;
             assignment_view(&state, &viewer, &id, Some(&error)).await
         }
     }
@@ -770,17 +750,12 @@ pub(crate) async fn waiting_for(
             .or_page(viewer)?;
         items.extend(page.items.into_iter().map(|item| (unit.clone(), item)));
     }
-    items.sort_by(|a, b| {
-        b.1.overdue
-            .cmp(&a.1.overdue)
-            .then((a.1.state == "done").cmp(&(b.1.state == "done")))
-            .then(a.1.due.cmp(&b.1.due))
-    });
+    items.sort_by(|a, b| ganglion_app::InboxItem::urgency(&a.1, &b.1));
     Ok(items)
 }
 
-/// Live updates of a roll-up (server-sent events): the roll-up again whenever it
-/// changed, checked every second against the read model, which costs microseconds.
+/// Live updates of a roll-up (server-sent events): the roll-up again whenever the read
+/// model changed and the roll-up with it, at most four times a second.
 pub(crate) async fn live_rollup(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -796,12 +771,10 @@ pub(crate) async fn live_rollup(
         .await
         .map_err(|error| ApiError::from(error).into_response())?;
     let at = first.unit.clone();
+    let changes = app.watch_read_model();
     let stream = futures::stream::unfold(
-        (app, ctx, id, at, String::new(), true),
-        |(app, ctx, id, at, last, first)| async move {
-            if !first {
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
+        (app, ctx, id, at, changes, String::new()),
+        |(app, ctx, id, at, mut changes, last)| async move {
             loop {
                 let rollup = app.rollup(&ctx, &id, Some(&at)).await.ok()?;
                 let json = serde_json::to_string(&rollup).ok()?;
@@ -809,10 +782,13 @@ pub(crate) async fn live_rollup(
                     let event = Event::default().event("rollup").data(json.clone());
                     return Some((
                         Ok::<_, std::convert::Infallible>(event),
-                        (app, ctx, id, at, json, false),
+                        (app, ctx, id, at, changes, json),
                     ));
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                // Under a storm of reports, one roll-up per quarter second is plenty.
+                let quiet = tokio::time::Instant::now() + LIVE_INTERVAL;
+                changes.changed().await.ok()?;
+                tokio::time::sleep_until(quiet).await;
             }
         },
     );
@@ -820,3 +796,6 @@ pub(crate) async fn live_rollup(
         .keep_alive(KeepAlive::default())
         .into_response())
 }
+
+/// The shortest time between two live updates of one page.
+const LIVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);

@@ -169,6 +169,10 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequestParts<S> for Page
     }
 }
 
+/// A form whose only field is its token: a button that does one thing.
+#[derive(serde::Deserialize)]
+pub(crate) struct EmptyForm {}
+
 /// A form sent by a page: the token is checked, then the fields are read into `T`.
 pub(crate) struct CsrfForm<T> {
     pub viewer: Viewer,

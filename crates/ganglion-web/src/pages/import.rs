@@ -7,7 +7,7 @@ use ganglion_app::{RowError, Silent};
 use maud::html;
 
 use super::forms::{check_token, Viewer, CSRF_FIELD};
-use super::shell::{csrf_field, error_box, page};
+use super::shell::{csrf_field, error_box, page, refusal};
 use super::{PageError, PageResult};
 use crate::error::ApiError;
 use crate::AppState;
@@ -138,11 +138,8 @@ pub(crate) async fn import(State(state): State<AppState>, request: Request) -> P
             Some(&name),
             Some(Outcome::Created(summary.created)),
         )),
-        Err(ganglion_app::AppError::Unauthenticated) => Err(PageError::SignIn {
-            next: viewer.here.clone(),
-        }),
         Err(error) => {
-            let error = ApiError::from(error);
+            let error = refusal(&viewer, error)?;
             Ok(import_page(
                 &viewer,
                 error.status,

@@ -8,9 +8,9 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::forms::{local_path, CsrfForm, Viewer};
-use super::shell::{csrf_field, error_box, page, see_other, OrPage};
+use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
 use super::view::{breadcrumbs, role_label};
-use super::{PageError, PageResult};
+use super::PageResult;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -93,11 +93,8 @@ pub(crate) async fn appoint(
     };
     match result {
         Ok(_) => Ok(see_other(&format!("/units/{unit}#posts-heading"))),
-        Err(ganglion_app::AppError::Unauthenticated) => Err(PageError::SignIn {
-            next: viewer.here.clone(),
-        }),
         Err(error) => {
-            let error = ApiError::from(error);
+            let error = refusal(&viewer, error)?;
             let unit_view = app.unit(&viewer.ctx, &unit).await.or_page(&viewer)?;
             let texts = viewer.texts;
             let mut ancestors = app.ancestors(&viewer.ctx, &unit).await.or_page(&viewer)?;

@@ -57,6 +57,17 @@ impl<T> OrPage<T> for Result<T, AppError> {
     }
 }
 
+/// A use case's refusal, to show on the form it came from; without a session, the
+/// browser is sent to sign in instead.
+pub(crate) fn refusal(viewer: &Viewer, error: AppError) -> Result<ApiError, PageError> {
+    match error {
+        AppError::Unauthenticated => Err(PageError::SignIn {
+            next: viewer.here.clone(),
+        }),
+        other => Ok(other.into()),
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {

@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::forms::{CsrfForm, PageQuery, Viewer};
 use super::i18n::Texts;
-use super::shell::{csrf_field, error_box, page, see_other, OrPage};
-use super::view::{breadcrumbs, kind_label, role_label, short_time, tags, unit_link};
-use super::{PageError, PageResult};
+use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
+use super::view::{breadcrumbs, kind_label, role_label, short_time, split_words, tags, unit_link};
+use super::PageResult;
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -311,15 +311,6 @@ async fn new_unit_page(
     Ok(page(viewer, status, title, "/org", body))
 }
 
-/// Tags as people type them: separated by `;`, `,` or spaces.
-fn split_tags(text: &str) -> Vec<String> {
-    text.split([';', ',', ' '])
-        .map(str::trim)
-        .filter(|tag| !tag.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 pub(crate) async fn create_unit(
     State(state): State<AppState>,
     CsrfForm { viewer, input }: CsrfForm<NewUnitForm>,
@@ -330,24 +321,14 @@ pub(crate) async fn create_unit(
         kind: input.kind.trim().to_owned(),
         name: input.name.clone(),
         code: input.code.trim().to_owned(),
-        tags: split_tags(&input.tags),
+        tags: split_words(&input.tags),
     };
     match state.app.create_unit(&viewer.ctx, new_unit).await {
         Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
         Err(error) => {
-            let error = shown_error(&viewer, error)?;
+            let error = refusal(&viewer, error)?;
             new_unit_page(&state, &viewer, &input, Some(&error)).await
         }
-    }
-}
-
-/// A refusal to show on the form, or the sign-in redirect.
-fn shown_error(viewer: &Viewer, error: ganglion_app::AppError) -> Result<ApiError, PageError> {
-    match error {
-        ganglion_app::AppError::Unauthenticated => Err(PageError::SignIn {
-            next: viewer.here.clone(),
-        }),
-        other => Ok(other.into()),
     }
 }
 
@@ -448,12 +429,12 @@ pub(crate) async fn edit(
     viewer.require_sign_in()?;
     let patch = UnitPatch {
         name: Some(input.name),
-        tags: Some(split_tags(&input.tags)),
+        tags: Some(split_words(&input.tags)),
     };
     match state.app.update_unit(&viewer.ctx, &id, patch).await {
         Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
         Err(error) => {
-            let error = shown_error(&viewer, error)?;
+            let error = refusal(&viewer, error)?;
             let unit = state.app.unit(&viewer.ctx, &id).await.or_page(&viewer)?;
             edit_page(&state, &viewer, &unit, Some((EditSection::Details, &error))).await
         }
@@ -496,7 +477,7 @@ pub(crate) async fn move_unit(
     match result {
         Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
         Err(error) => {
-            let error = shown_error(&viewer, error)?;
+            let error = refusal(&viewer, error)?;
             let unit = app.unit(&viewer.ctx, &id).await.or_page(&viewer)?;
             edit_page(&state, &viewer, &unit, Some((EditSection::Move, &error))).await
         }
@@ -534,7 +515,7 @@ pub(crate) async fn remove_unit(
                 .unwrap_or_else(|| "/org".into()),
         )),
         Err(error) => {
-            let error = shown_error(&viewer, error)?;
+            let error = refusal(&viewer, error)?;
             edit_page(&state, &viewer, &unit, Some((EditSection::Remove, &error))).await
         }
     }

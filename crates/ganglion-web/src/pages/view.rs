@@ -54,6 +54,15 @@ pub(crate) fn tags(unit: &UnitView) -> Markup {
     }
 }
 
+/// Words as people type lists (tags, kinds): separated by `;`, `,` or spaces.
+pub(crate) fn split_words(text: &str) -> Vec<String> {
+    text.split([';', ',', ' '])
+        .map(str::trim)
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// An RFC 3339 time as people read it: date and minutes, in the time zone it was written.
 pub(crate) fn short_time(at: &str) -> String {
     at.get(..16)

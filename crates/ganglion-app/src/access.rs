@@ -216,17 +216,41 @@ impl App {
     /// The context of a request carrying this token: its account and the posts its
     /// person holds today. An unknown, expired or revoked token is anonymous.
     pub async fn authenticate(&self, token: &str, request_id: String) -> Result<Ctx, AppError> {
-        let anonymous = Ctx::anonymous(request_id.clone());
-        let Some(session) = self.store.session(&token_digest(token)).await? else {
-            return Ok(anonymous);
+        let digest = token_digest(token);
+        let today = clock::today();
+        let caller = match self.sessions.get(&digest, &today) {
+            Some(caller) => Some(caller),
+            None => {
+                let generation = self.sessions.generation();
+                let caller = self.load_caller(&digest, &today).await?;
+                if let Some(caller) = &caller {
+                    self.sessions.remember(digest, caller.clone(), generation);
+                }
+                caller
+            }
         };
-        if session.revoked || session.expires_at <= clock::now() {
-            return Ok(anonymous);
+        Ok(match caller {
+            Some(caller) if caller.expires_at > clock::now() => Ctx {
+                actor: caller.actor,
+                principal: caller.principal,
+                request_id,
+                idempotency: None,
+            },
+            _ => Ctx::anonymous(request_id),
+        })
+    }
+
+    /// A live session's caller as the store has it now.
+    async fn load_caller(&self, digest: &str, today: &str) -> Result<Option<Caller>, AppError> {
+        let Some(session) = self.store.session(digest).await? else {
+            return Ok(None);
+        };
+        if session.revoked {
+            return Ok(None);
         }
         let Some(account) = self.store.account(session.account).await? else {
-            return Ok(anonymous);
+            return Ok(None);
         };
-        let today = clock::today();
         let posts = match account.person {
             Some(person) => self
                 .store
@@ -234,7 +258,8 @@ impl App {
                 .await?
                 .into_iter()
                 .filter(|post| {
-                    post.start <= today && post.end.as_ref().is_none_or(|end| *end > today)
+                    post.start.as_str() <= today
+                        && post.end.as_deref().is_none_or(|end| end > today)
                 })
                 .filter_map(|post| {
                     Some(Post {
@@ -245,7 +270,7 @@ impl App {
                 .collect(),
             None => Vec::new(),
         };
-        Ok(Ctx {
+        Ok(Some(Caller {
             actor: Actor::Account {
                 id: account.id,
                 login: account.login,
@@ -254,9 +279,75 @@ impl App {
                 admin: account.admin,
                 posts,
             },
-            request_id,
-            idempotency: None,
-        })
+            expires_at: session.expires_at,
+            day: today.to_owned(),
+        }))
+    }
+}
+
+/// Who a live session acts as, on the day it was read.
+#[derive(Debug, Clone)]
+struct Caller {
+    actor: Actor,
+    principal: Principal,
+    expires_at: String,
+    /// Posts begin and end on dates: the posts held are read again on another day.
+    day: String,
+}
+
+/// The most sessions remembered; past it, the memory starts afresh.
+const REMEMBERED_SESSIONS: usize = 100_000;
+
+/// Sessions seen lately, by token digest, so that a caller making many requests is not
+/// read from the store on each. Every committed change of sessions, accounts or posts
+/// empties it — on other servers when they read that change from the feed — and a
+/// caller read before such a change is not remembered after it.
+#[derive(Default)]
+pub(crate) struct SessionCache {
+    state: Mutex<RememberedSessions>,
+}
+
+#[derive(Default)]
+struct RememberedSessions {
+    callers: HashMap<String, Caller>,
+    /// Bumped by every forgetting: a caller read under an older generation may be stale.
+    generation: u64,
+}
+
+impl SessionCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RememberedSessions> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, digest: &str, today: &str) -> Option<Caller> {
+        self.lock()
+            .callers
+            .get(digest)
+            .filter(|caller| caller.day == today)
+            .cloned()
+    }
+
+    fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn remember(&self, digest: String, caller: Caller, read_at: u64) {
+        let mut state = self.lock();
+        if state.generation != read_at {
+            return;
+        }
+        if state.callers.len() >= REMEMBERED_SESSIONS {
+            state.callers.clear();
+        }
+        state.callers.insert(digest, caller);
+    }
+
+    pub(crate) fn forget_all(&self) {
+        let mut state = self.lock();
+        state.callers.clear();
+        state.generation += 1;
     }
 }
 

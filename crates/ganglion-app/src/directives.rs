@@ -4,15 +4,14 @@
 
 use std::collections::HashMap;
 
-use ganglion_core::directive::{allowed_transitions, check_transition, TransitionError};
-use ganglion_core::{Action, AssignmentState, DirectiveColumns, Mover, Resource, Tally, UnitId};
-use ganglion_store::{AssignmentRow, DirectiveDraft, DirectiveRow, TargetFilter, WriteTx};
+use ganglion_core::{Action, AssignmentState, DirectiveColumns, Resource, Tally, UnitId};
+use ganglion_store::{DirectiveDraft, DirectiveRow, TargetFilter};
 use serde::{Deserialize, Serialize};
 
 use crate::page::{checked_limit, decode_number_cursor, encode_cursor, Page};
 use crate::readmodel::{columns_from, LiveDirective};
 use crate::units::{parse_unit_id, unknown_reference};
-use crate::{clock, App, AppError, Audit, Ctx};
+use crate::{clock, App, AppError, Audit, Ctx, GuidanceView};
 
 /// What a directive reaches: a subtree of the issuer, narrowed by kinds and tags.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -144,85 +143,6 @@ pub struct NewGuidance {
     pub text: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct GuidanceView {
-    pub id: String,
-    pub directive: String,
-    pub unit: String,
-    pub unit_name: String,
-    pub text: String,
-    pub created_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct HistoryEntry {
-    pub at: String,
-    pub actor: String,
-    pub from: String,
-    pub to: String,
-    pub note: String,
-    pub metric_value: Option<f64>,
-}
-
-/// A directive as it stands at one unit.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct AssignmentView {
-    pub id: String,
-    pub directive: String,
-    pub title: String,
-    /// The issuer's text.
-    pub body: String,
-    pub issuer: String,
-    pub unit: String,
-    pub state: String,
-    pub due: String,
-    /// Past due and not done.
-    pub overdue: bool,
-    pub metric_value: Option<f64>,
-    pub metric: Option<Metric>,
-    /// The notes of the units on the path from the issuer down to this unit, top first.
-    pub guidance: Vec<GuidanceView>,
-    pub history: Vec<HistoryEntry>,
-    /// The states the caller may move it to now.
-    pub next_states: Vec<String>,
-}
-
-/// One line of an inbox.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct InboxItem {
-    pub id: String,
-    pub directive: String,
-    pub parent_directive: Option<String>,
-    pub title: String,
-    pub issuer: String,
-    pub state: String,
-    pub due: String,
-    pub overdue: bool,
-    pub metric_value: Option<f64>,
-    pub updated_at: String,
-}
-
-impl InboxItem {
-    /// The order of an inbox: overdue first, then unfinished, then due soonest.
-    pub fn urgency(a: &InboxItem, b: &InboxItem) -> std::cmp::Ordering {
-        b.overdue
-            .cmp(&a.overdue)
-            .then((a.state == "done").cmp(&(b.state == "done")))
-            .then(a.due.cmp(&b.due))
-    }
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Transition {
-    /// The state to move to.
-    pub to: String,
-    /// Why; required for `blocked` and for sending work back.
-    pub note: Option<String>,
-    /// The metric reported with this change.
-    pub metric_value: Option<f64>,
-}
-
 /// Counts per state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StateCounts {
@@ -301,17 +221,6 @@ pub struct Series {
     pub days: Vec<SeriesDay>,
 }
 
-/// The filters of a unit's inbox.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct InboxQuery {
-    /// Only assignments in this state.
-    pub state: Option<String>,
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
 /// Where a roll-up, a list of laggards or a series is taken.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -334,7 +243,12 @@ fn parse_directive_id(text: &str) -> Result<i64, AppError> {
         .ok_or(AppError::NotFound { what: "directive" })
 }
 
-fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result<String, AppError> {
+pub(crate) fn check_text(
+    field: &str,
+    text: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, AppError> {
     let text = text.trim();
     if required && text.is_empty() {
         return Err(AppError::invalid(
@@ -357,34 +271,6 @@ fn check_due(text: &str) -> Result<String, AppError> {
     clock::parse_date(text)
         .map(clock::format_date)
         .ok_or_else(|| AppError::invalid("invalid_value", "due", "a date is written YYYY-MM-DD"))
-}
-
-fn state_error(error: TransitionError) -> AppError {
-    match error {
-        TransitionError::NotAllowed { .. } => {
-            AppError::invalid("transition_not_allowed", "to", error.to_string())
-        }
-        TransitionError::ReasonRequired(message) => {
-            AppError::invalid("reason_required", "note", message)
-        }
-    }
-}
-
-/// A transition request that passed the checks that need no transaction.
-pub(crate) struct CheckedTransition {
-    pub assignment: i64,
-    pub unit: UnitId,
-    pub directive: DirectiveRow,
-    pub mover: Mover,
-    pub to: AssignmentState,
-    pub note: String,
-    pub metric_value: Option<f64>,
-}
-
-/// A transition written, waiting for its audit entry and the commit.
-pub(crate) struct AppliedTransition {
-    pub moved: AssignmentRow,
-    pub audit: Audit,
 }
 
 /// A directive's fields as written, to be checked.
@@ -892,449 +778,6 @@ impl App {
         self.finish_write(tx, ctx, audit, view).await
     }
 
-    /// Who moves an assignment of `unit`: its own unit, a unit above, or nobody.
-    fn mover(&self, ctx: &Ctx, unit: UnitId) -> Option<Mover> {
-        let own = ctx
-            .principal
-            .posts
-            .iter()
-            .any(|post| post.unit == unit && post.role.has_authority());
-        if own {
-            Some(Mover::OwnUnit)
-        } else if self.allowed(ctx, Action::Write, Resource::Unit(unit)) {
-            Some(Mover::Above)
-        } else {
-            None
-        }
-    }
-
-    fn overdue(row: &DirectiveRow, state: AssignmentState) -> bool {
-        state != AssignmentState::Done && row.state == "issued" && clock::today() > row.due
-    }
-
-    async fn assignment_view(
-        &self,
-        ctx: &Ctx,
-        assignment: AssignmentRow,
-        directive: DirectiveRow,
-    ) -> Result<AssignmentView, AppError> {
-        let guidance = self.guidance_on_path(&directive, assignment.unit).await?;
-        let history = self.store.assignment_events(assignment.id).await?;
-        Ok(self.compose_view(ctx, assignment, directive, guidance, history))
-    }
-
-    /// The notes on the path from the issuer down to `unit`, top first.
-    async fn guidance_on_path(
-        &self,
-        directive: &DirectiveRow,
-        unit: UnitId,
-    ) -> Result<Vec<GuidanceView>, AppError> {
-        let mut notes = self.store.guidance_of(directive.id).await?;
-        let depth = {
-            let tree = self.tree();
-            notes.retain(|note| tree.is_within(unit, note.unit));
-            notes
-                .iter()
-                .map(|note| (note.id, tree.depth(note.unit).unwrap_or(0)))
-                .collect::<HashMap<i64, u16>>()
-        };
-        notes.sort_by_key(|note| (depth.get(&note.id).copied(), note.id));
-        let note_units: Vec<UnitId> = notes.iter().map(|note| note.unit).collect();
-        let names: HashMap<UnitId, String> = self
-            .store
-            .units_by_ids(&note_units)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row.name))
-            .collect();
-        Ok(notes
-            .into_iter()
-            .map(|note| GuidanceView {
-                id: note.id.to_string(),
-                directive: note.directive.to_string(),
-                unit: note.unit.to_string(),
-                unit_name: names.get(&note.unit).cloned().unwrap_or_default(),
-                text: note.text,
-                created_at: note.created_at,
-            })
-            .collect())
-    }
-
-    pub(crate) fn compose_view(
-        &self,
-        ctx: &Ctx,
-        assignment: AssignmentRow,
-        directive: DirectiveRow,
-        guidance: Vec<GuidanceView>,
-        history: Vec<ganglion_store::AssignmentEventRow>,
-    ) -> AssignmentView {
-        let state =
-            AssignmentState::from_byte(assignment.state).unwrap_or(AssignmentState::Conveyed);
-        let history = history
-            .into_iter()
-            .map(|event| HistoryEntry {
-                at: event.at,
-                actor: event.actor,
-                from: state_name(event.from_state),
-                to: state_name(event.to_state),
-                note: event.note,
-                metric_value: event.metric_value,
-            })
-            .collect();
-        let next_states = if directive.state == "issued" {
-            self.mover(ctx, assignment.unit)
-                .map(|mover| {
-                    allowed_transitions(state, mover)
-                        .into_iter()
-                        .map(|s| s.as_str().to_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        };
-        let view = DirectiveView::from(&directive);
-        AssignmentView {
-            id: assignment.id.to_string(),
-            directive: directive.id.to_string(),
-            title: directive.title.clone(),
-            body: directive.body.clone(),
-            issuer: directive.issuer.to_string(),
-            unit: assignment.unit.to_string(),
-            state: state.as_str().to_owned(),
-            due: directive.due.clone(),
-            overdue: Self::overdue(&directive, state),
-            metric_value: assignment.metric_value,
-            metric: view.metric,
-            guidance,
-            history,
-            next_states,
-        }
-    }
-
-    /// An assignment: readable by its unit and the units above it.
-    pub async fn assignment(&self, ctx: &Ctx, id: &str) -> Result<AssignmentView, AppError> {
-        let (assignment, directive) = self.readable_assignment(ctx, id).await?;
-        self.assignment_view(ctx, assignment, directive).await
-    }
-
-    async fn readable_assignment(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-    ) -> Result<(AssignmentRow, DirectiveRow), AppError> {
-        self.require_signed_in(ctx)?;
-        let id = id
-            .parse::<i64>()
-            .ok()
-            .filter(|id| *id > 0)
-            .ok_or(AppError::NotFound { what: "assignment" })?;
-        let assignment = self
-            .store
-            .assignment(id)
-            .await?
-            .ok_or(AppError::NotFound { what: "assignment" })?;
-        if !self.allowed(ctx, Action::Read, Resource::Unit(assignment.unit)) {
-            return Err(AppError::NotFound { what: "assignment" });
-        }
-        let directive = self
-            .store
-            .directive(assignment.directive)
-            .await?
-            .ok_or(AppError::NotFound { what: "directive" })?;
-        Ok((assignment, directive))
-    }
-
-    /// Checks a transition request outside any transaction: who moves, to what, with
-    /// which note and value. Refusals that do not depend on the current state end here.
-    async fn checked_transition(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        input: Transition,
-    ) -> Result<CheckedTransition, AppError> {
-        let (assignment, directive) = self.readable_assignment(ctx, id).await?;
-        let Some(mover) = self.mover(ctx, assignment.unit) else {
-            self.record_denial(
-                ctx,
-                "assignment.transition",
-                format!("assignment:{}", assignment.id),
-                Some(assignment.unit),
-            )
-            .await;
-            return Err(AppError::Forbidden);
-        };
-        let to = AssignmentState::parse(&input.to).ok_or_else(|| {
-            AppError::invalid(
-                "invalid_value",
-                "to",
-                "a state is conveyed, acknowledged, planned, in_progress, done or blocked",
-            )
-        })?;
-        let note = check_text(
-            "note",
-            input.note.as_deref().unwrap_or_default(),
-            2_000,
-            false,
-        )?;
-        if let Some(value) = input.metric_value {
-            if directive.metric_name.is_none() {
-                return Err(AppError::invalid(
-                    "no_metric",
-                    "metric_value",
-                    "this directive has no metric to report",
-                ));
-            }
-            if !value.is_finite() || value < 0.0 {
-                return Err(AppError::invalid(
-                    "invalid_value",
-                    "metric_value",
-                    "a metric value is a number, zero or more",
-                ));
-            }
-        }
-        if directive.state != "issued" {
-            return Err(AppError::Conflict {
-                code: "directive_not_open",
-                message: format!(
-                    "this directive is {}; its assignments no longer move",
-                    directive.state
-                ),
-            });
-        }
-        Ok(CheckedTransition {
-            assignment: assignment.id,
-            unit: assignment.unit,
-            directive,
-            mover,
-            to,
-            note,
-            metric_value: input.metric_value,
-        })
-    }
-
-    /// Applies a checked transition inside a write: against the state as it stands now,
-    /// with its history entry and change record. The audit entry is the caller's.
-    pub(crate) async fn apply_transition(
-        &self,
-        tx: &mut WriteTx,
-        ctx: &Ctx,
-        checked: &CheckedTransition,
-    ) -> Result<AppliedTransition, AppError> {
-        let current = tx
-            .assignment(checked.assignment)
-            .await?
-            .ok_or(AppError::NotFound { what: "assignment" })?;
-        let from = AssignmentState::from_byte(current.state)
-            .ok_or_else(|| AppError::Internal("a stored assignment has no state".into()))?;
-        let to = checked.to;
-        if checked.mover == Mover::Above && !allowed_transitions(from, Mover::Above).contains(&to) {
-            // Working an assignment forward is its own unit's business: above, the only
-            // move is sending finished work back.
-            return Err(AppError::Forbidden);
-        }
-        check_transition(from, to, checked.mover, Some(&checked.note)).map_err(state_error)?;
-        let metric_value = checked.metric_value.or(current.metric_value);
-        let now = clock::now();
-        tx.move_assignment(
-            &current,
-            to as u8,
-            metric_value,
-            &checked.note,
-            &ctx.actor.label(),
-            &now,
-        )
-        .await?;
-        self.record_change(
-            tx,
-            "assignment",
-            serde_json::json!({
-                "directive": current.directive,
-                "unit": current.unit.get(),
-                "state": to as u8,
-                "metric": metric_value,
-            }),
-        )
-        .await?;
-        let audit = Audit::new(
-            "assignment.transition",
-            format!("assignment:{}", current.id),
-            Some(current.unit),
-        )
-        .after(&serde_json::json!({"from": from.as_str(), "to": to.as_str(), "note": &checked.note, "metric_value": metric_value}));
-        Ok(AppliedTransition {
-            moved: AssignmentRow {
-                state: to as u8,
-                metric_value,
-                updated_at: now,
-                ..current
-            },
-            audit,
-        })
-    }
-
-    /// Moves an assignment. Its own unit works it forward (or blocks it, with a
-    /// reason); a unit above may send finished work back, with a reason.
-    pub async fn transition(
-        &self,
-        ctx: &Ctx,
-        id: &str,
-        input: Transition,
-    ) -> Result<AssignmentView, AppError> {
-        let checked = self.checked_transition(ctx, id, input).await?;
-        // Read before the write: a read through the pool while the write lock is held
-        // could wait on a connection held by a writer waiting for that lock.
-        let guidance = self
-            .guidance_on_path(&checked.directive, checked.unit)
-            .await?;
-        let (assignment, unit) = (checked.assignment, checked.unit);
-        match self.submit_transition(ctx, checked, guidance).await {
-            Err(AppError::Forbidden) => {
-                self.record_denial(
-                    ctx,
-                    "assignment.transition",
-                    format!("assignment:{assignment}"),
-                    Some(unit),
-                )
-                .await;
-                Err(AppError::Forbidden)
-            }
-            other => other,
-        }
-    }
-
-    /// Many transitions in one transaction, each checked and recorded on its own as if
-    /// it came alone; one commit for all. A refused one is answered and skipped; the
-    /// others go on. Used where many reports arrive at once (the demo's progress).
-    pub async fn transition_many(
-        &self,
-        jobs: Vec<(Ctx, String, Transition)>,
-    ) -> Result<Vec<Result<(), AppError>>, AppError> {
-        let mut results: Vec<Result<(), AppError>> = Vec::with_capacity(jobs.len());
-        let mut checked = Vec::with_capacity(jobs.len());
-        for (ctx, id, input) in jobs {
-            match self.checked_transition(&ctx, &id, input).await {
-                Ok(job) => {
-                    checked.push((results.len(), ctx, job));
-                    results.push(Ok(()));
-                }
-                Err(error) => results.push(Err(error)),
-            }
-        }
-        let mut tx = self.store.write().await?;
-        let mut audits = Vec::new();
-        let mut applied = Vec::new();
-        for (index, ctx, job) in &checked {
-            match self.apply_transition(&mut tx, ctx, job).await {
-                Ok(done) => {
-                    audits.push(crate::BatchAct {
-                        ctx: ctx.clone(),
-                        audit: done.audit,
-                        response: None,
-                    });
-                    applied.push(done.moved);
-                }
-                Err(error @ (AppError::Store(_) | AppError::Internal(_))) => return Err(error),
-                Err(error) => results[*index] = Err(error),
-            }
-        }
-        self.finish_batch(tx, audits).await?;
-        for moved in applied {
-            self.apply_assignment(moved.directive, moved.unit, moved.state, moved.metric_value);
-        }
-        Ok(results)
-    }
-
-    /// Records a committed change of an assignment in the read model.
-    pub(crate) fn apply_assignment(
-        &self,
-        directive: i64,
-        unit: UnitId,
-        state: u8,
-        metric: Option<f64>,
-    ) {
-        let Some(state) = AssignmentState::from_byte(state) else {
-            return;
-        };
-        {
-            let tree = self.tree();
-            let mut model = self.model_mut();
-            let Some(position) = tree.position(unit) else {
-                return;
-            };
-            if model.current(directive, &tree).is_some() {
-                if let Some(live) = model.directives.get_mut(&directive) {
-                    live.columns.set(position, state, metric.unwrap_or(0.0));
-                }
-            }
-        }
-        self.model_changed();
-    }
-
-    /// Appends to the change feed in the write's transaction, for the other servers.
-    pub(crate) async fn record_change(
-        &self,
-        tx: &mut WriteTx,
-        kind: &str,
-        mut body: serde_json::Value,
-    ) -> Result<(), AppError> {
-        body["origin"] = serde_json::Value::from(self.origin.as_ref());
-        tx.append_change(kind, &body.to_string(), &clock::now())
-            .await?;
-        Ok(())
-    }
-
-    /// A unit's own assignments of live directives: its inbox, newest first.
-    pub async fn unit_assignments(
-        &self,
-        ctx: &Ctx,
-        unit: &str,
-        query: InboxQuery,
-    ) -> Result<Page<InboxItem>, AppError> {
-        let unit = self.readable_unit(ctx, unit, "id").await?;
-        let limit = checked_limit(query.limit)?;
-        let state = match &query.state {
-            Some(text) => Some(AssignmentState::parse(text).ok_or_else(|| {
-                AppError::invalid("invalid_value", "state", "not a state of an assignment")
-            })? as u8),
-            None => None,
-        };
-        let before = decode_number_cursor::<i64>(query.cursor.as_deref())?;
-        let mut rows = self
-            .store
-            .assignments_of_unit(unit.id, state, before, limit + 1)
-            .await?;
-        let more = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let next_cursor = if more {
-            rows.last().map(|(_, d)| encode_cursor(&d.id.to_string()))
-        } else {
-            None
-        };
-        let mut items: Vec<InboxItem> = rows
-            .into_iter()
-            .map(|(assignment, directive)| {
-                let state = AssignmentState::from_byte(assignment.state)
-                    .unwrap_or(AssignmentState::Conveyed);
-                InboxItem {
-                    id: assignment.id.to_string(),
-                    directive: directive.id.to_string(),
-                    parent_directive: directive.parent.map(|p| p.to_string()),
-                    title: directive.title.clone(),
-                    issuer: directive.issuer.to_string(),
-                    state: state.as_str().to_owned(),
-                    due: directive.due.clone(),
-                    overdue: Self::overdue(&directive, state),
-                    metric_value: assignment.metric_value,
-                    updated_at: assignment.updated_at,
-                }
-            })
-            .collect();
-        // Within the page: what is overdue first, then what is due soonest.
-        items.sort_by(InboxItem::urgency);
-        Ok(Page { items, next_cursor })
-    }
-
     /// Where a roll-up is taken: the unit asked for, or by default the top of the
     /// target if the caller sees it, else the caller's highest unit that received it.
     async fn rollup_unit(
@@ -1584,18 +1027,9 @@ impl App {
             let own = body["origin"].as_str() == Some(self.origin.as_ref());
             if !own {
                 match change.kind.as_str() {
-                    "assignment" => {
-                        let unit = body["unit"].as_i64().and_then(UnitId::new);
-                        if let (Some(directive), Some(unit), Some(state)) =
-                            (body["directive"].as_i64(), unit, body["state"].as_u64())
-                        {
-                            self.apply_assignment(
-                                directive,
-                                unit,
-                                state as u8,
-                                body["metric"].as_f64(),
-                            );
-                        }
+                    "assignments" => {
+                        let moved = crate::assignments::moves_in_change(&body);
+                        self.apply_assignments(moved);
                     }
                     "directive" => {
                         if let Some(id) = body["id"].as_i64() {
@@ -1603,6 +1037,7 @@ impl App {
                         }
                     }
                     "tree" => tree_changed = true,
+                    "access" => self.sessions.forget_all(),
                     _ => {}
                 }
             }
@@ -1646,12 +1081,6 @@ impl App {
         }
         self.model_changed();
     }
-}
-
-fn state_name(byte: u8) -> String {
-    AssignmentState::from_byte(byte)
-        .map(|s| s.as_str().to_owned())
-        .unwrap_or_default()
 }
 
 fn stored_draft<'a>(

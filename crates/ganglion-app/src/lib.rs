@@ -7,6 +7,7 @@
 //! they serialize to the JSON the API documents.
 
 mod access;
+mod assignments;
 mod audit;
 mod browse;
 mod clock;
@@ -29,13 +30,15 @@ use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
 use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
 pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
+pub use assignments::{
+    AssignmentView, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Transition,
+};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
 pub use browse::{Me, OutlineNode, UnitSummary};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
 pub use directives::{
-    AssignmentView, AtQuery, ChildRollup, DirectivePatch, DirectiveView, GuidanceView,
-    HistoryEntry, InboxItem, InboxQuery, Issued, Laggard, Metric, MetricSum, NewDirective,
-    NewGuidance, Reach, Rollup, Series, SeriesDay, StateCounts, Target, Transition,
+    AtQuery, ChildRollup, DirectivePatch, DirectiveView, Issued, Laggard, Metric, MetricSum,
+    NewDirective, NewGuidance, Reach, Rollup, Series, SeriesDay, StateCounts, Target,
 };
 pub use error::{AppError, RowError};
 pub use import::{ImportRow, ImportSummary, Progress, Silent};
@@ -182,6 +185,7 @@ pub struct App {
     origin: Arc<str>,
     limiter: Arc<access::LoginLimiter>,
     group_commit: Arc<group_commit::GroupCommit>,
+    sessions: Arc<access::SessionCache>,
     /// Counts changes of the read model, for pages that follow it live.
     model_version: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -259,6 +263,7 @@ impl App {
             origin: Arc::from(hex::encode(origin)),
             limiter: Arc::new(access::LoginLimiter::default()),
             group_commit: Arc::default(),
+            sessions: Arc::default(),
             model_version: Arc::new(tokio::sync::watch::channel(0).0),
         })
     }
@@ -438,6 +443,7 @@ impl App {
     }
 
     pub async fn close(&self) {
+        self.group_commit.close();
         self.store.close().await;
     }
 
@@ -483,42 +489,47 @@ impl App {
             )
             .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(value)
     }
 
-    /// Ends a write that carries many acts, each with its caller, its audit entry and
-    /// the answer to keep for an idempotent replay, in order, with one commit.
-    async fn finish_batch(&self, mut tx: WriteTx, acts: Vec<BatchAct>) -> Result<(), AppError> {
-        for act in acts {
-            append_audit(&mut tx, &act.ctx, act.audit).await?;
-            if let (Some(idempotency), Some(body)) = (&act.ctx.idempotency, act.response) {
-                tx.save_idempotent_response(
-                    &idempotency.key,
-                    &StoredResponse {
-                        fingerprint: idempotency.fingerprint.clone(),
-                        status: idempotency.status,
-                        body,
-                    },
-                )
+    /// Commits a write. One that changed who may do what is announced in the change
+    /// feed, and this server's remembered sessions are read again from the store.
+    pub(crate) async fn commit(&self, mut tx: WriteTx) -> Result<(), AppError> {
+        let changes_access = tx.changes_access();
+        if changes_access {
+            self.record_change(&mut tx, "access", serde_json::json!({}))
                 .await?;
-            }
         }
         tx.commit().await?;
+        if changes_access {
+            self.sessions.forget_all();
+        }
         Ok(())
+    }
+
+    /// Appends to the change feed in the write's transaction, for the other servers.
+    pub(crate) async fn record_change(
+        &self,
+        tx: &mut WriteTx,
+        kind: &str,
+        body: serde_json::Value,
+    ) -> Result<(), AppError> {
+        tx.append_change(kind, &self.change_payload(body), &clock::now())
+            .await?;
+        Ok(())
+    }
+
+    /// A change's payload, marked with this server's origin so that it skips its own.
+    pub(crate) fn change_payload(&self, mut body: serde_json::Value) -> String {
+        body["origin"] = serde_json::Value::from(self.origin.as_ref());
+        body.to_string()
     }
 }
 
-/// One act of a batched write.
-pub(crate) struct BatchAct {
-    pub ctx: Ctx,
-    pub audit: Audit,
-    /// The answer, as JSON, kept when the act came with an idempotency key.
-    pub response: Option<String>,
-}
-
-async fn append_audit(tx: &mut WriteTx, ctx: &Ctx, audit: Audit) -> Result<(), AppError> {
-    tx.append_audit(AuditDraft {
+/// The audit entry of an act, as the store appends it.
+pub(crate) fn audit_draft(ctx: &Ctx, audit: Audit) -> AuditDraft {
+    AuditDraft {
         at: clock::now(),
         actor: ctx.actor.label(),
         action: audit.action.to_owned(),
@@ -527,7 +538,10 @@ async fn append_audit(tx: &mut WriteTx, ctx: &Ctx, audit: Audit) -> Result<(), A
         before_digest: audit.before,
         after_digest: audit.after,
         request_id: ctx.request_id.clone(),
-    })
-    .await?;
+    }
+}
+
+async fn append_audit(tx: &mut WriteTx, ctx: &Ctx, audit: Audit) -> Result<(), AppError> {
+    tx.append_audit(audit_draft(ctx, audit)).await?;
     Ok(())
 }

@@ -251,27 +251,54 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
         );
     }
 
-    // Transitions through HTTP: each client is an official of its own primary committee
-    // and moves that unit's assignment between acknowledged and blocked.
-    let primaries = app
-        .list_units(
-            &operator,
-            ListUnits {
-                kind: Some("primary".into()),
-                limit: Some(clients as u32),
-                ..ListUnits::default()
-            },
-        )
-        .await
-        .unwrap()
-        .items;
+    // Transitions through HTTP. Each client is an official of its own primary committee
+    // and works that unit's assignments of many small directives forward, as reports
+    // come in: acknowledged, planned, in progress, done with the figure reached. The
+    // committees sit under the lowest unit that has enough of them, and only they carry
+    // the tag the directives target.
+    let mut primaries = Vec::new();
+    let mut scope = root.clone();
+    for code in ["P01-K001", "P01", "C"] {
+        let Ok(unit) = app.unit_by_code(&operator, code).await else {
+            continue;
+        };
+        primaries = app
+            .list_units(
+                &operator,
+                ListUnits {
+                    under: Some(unit.id.clone()),
+                    kind: Some("primary".into()),
+                    limit: Some(clients as u32),
+                    ..ListUnits::default()
+                },
+            )
+            .await
+            .unwrap()
+            .items;
+        scope = unit;
+        if primaries.len() == clients {
+            break;
+        }
+    }
     assert_eq!(
         primaries.len(),
         clients,
         "enough primary committees for the clients"
     );
-    let mut assignments = Vec::new();
+    let mut client_units = Vec::new();
     for (index, unit) in primaries.iter().enumerate() {
+        let mut tags = unit.tags.clone();
+        tags.push("bench".into());
+        app.update_unit(
+            &operator,
+            &unit.id,
+            ganglion_app::UnitPatch {
+                name: None,
+                tags: Some(tags),
+            },
+        )
+        .await
+        .unwrap();
         let person = app
             .create_person(
                 &operator,
@@ -305,19 +332,38 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
         .await
         .unwrap();
         let unit_id: UnitId = unit.id.parse().unwrap();
-        let assignment = store
-            .assignment_of(directive_id, unit_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
         let plain_assignment = store
             .assignment_of(plain_id, unit_id)
             .await
             .unwrap()
             .unwrap()
             .id;
-        assignments.push((assignment, plain_assignment));
+        client_units.push((unit_id, plain_assignment));
+    }
+    const STEPS: [&str; 4] = ["acknowledged", "planned", "in_progress", "done"];
+    let per_client = transitions / clients;
+    let tasks_per_client = per_client.div_ceil(STEPS.len());
+    let mut work: Vec<Vec<i64>> = vec![Vec::new(); clients];
+    for task in 0..tasks_per_client {
+        let mut task_draft = draft(&scope.id, &format!("Task {task}"));
+        task_draft.target = Some(ganglion_app::Target {
+            under: Some(scope.id.clone()),
+            kinds: Vec::new(),
+            tags: vec!["bench".into()],
+        });
+        task_draft.metric = Some(ganglion_app::Metric {
+            name: "Hectares sown".into(),
+            unit: "ha".into(),
+            target_per_unit: 40.0,
+        });
+        let created = app.create_directive(&operator, task_draft).await.unwrap();
+        let issued = app.issue_directive(&operator, &created.id).await.unwrap();
+        assert_eq!(issued.assignments, clients as u64);
+        let task_id: i64 = created.id.parse().unwrap();
+        for (client, (unit, _)) in client_units.iter().enumerate() {
+            let assignment = store.assignment_of(task_id, *unit).await.unwrap().unwrap();
+            work[client].push(assignment.id);
+        }
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -344,23 +390,22 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
             .expect("a session");
         tokens.push(session.token);
     }
-    let per_client = transitions / clients;
     let base = Arc::new(base);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (index, (assignment, _)) in assignments.iter().enumerate() {
-        let (client, base, token, assignment) = (
-            client.clone(),
-            base.clone(),
-            tokens[index].clone(),
-            *assignment,
-        );
+    for (assignments, token) in work.into_iter().zip(tokens) {
+        let (client, base) = (client.clone(), base.clone());
         tasks.push(tokio::spawn(async move {
-            for step in 0..per_client {
-                let body = if step % 2 == 0 {
-                    json!({"to": "acknowledged"})
-                } else {
-                    json!({"to": "blocked", "note": "waiting for materials"})
+            let reports: Vec<(i64, &str)> = assignments
+                .iter()
+                .flat_map(|assignment| STEPS.iter().map(|to| (*assignment, *to)))
+                .take(per_client)
+                .collect();
+            for (assignment, to) in reports {
+                let body = match to {
+                    "in_progress" => json!({"to": to, "note": "ploughing started"}),
+                    "done" => json!({"to": to, "metric_value": 42.5}),
+                    _ => json!({"to": to}),
                 };
                 let response = client
                     .post(format!("{base}/api/v1/assignments/{assignment}/transition"))
@@ -385,7 +430,7 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
     let store = Arc::new(store.clone());
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (_, plain_assignment) in assignments.iter().copied() {
+    for (_, plain_assignment) in client_units.iter().copied() {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             for step in 0..per_client {

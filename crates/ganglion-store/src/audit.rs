@@ -41,43 +41,92 @@ impl WriteTx {
     /// Appends an entry chained to the last one. Writers hold the store's write lock, so
     /// the last entry cannot change under us.
     pub async fn append_audit(&mut self, draft: AuditDraft) -> Result<AuditEntry, StoreError> {
+        let mut entries = self.append_audits(vec![draft]).await?;
+        entries
+            .pop()
+            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+    }
+
+    /// Appends entries in order, each chained to the one before: one lookup of the last
+    /// entry and a few multi-row inserts, however many acts a write carries.
+    pub async fn append_audits(
+        &mut self,
+        drafts: Vec<AuditDraft>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        if drafts.is_empty() {
+            return Ok(Vec::new());
+        }
         let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *self.tx)
             .await?;
-        let (seq, prev_hash) = match last {
-            Some(row) => (row.try_get::<i64, _>(0)? + 1, row.try_get::<String, _>(1)?),
-            None => (1, GENESIS_HASH.to_owned()),
+        let (mut seq, mut prev_hash) = match last {
+            Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
+            None => (0, GENESIS_HASH.to_owned()),
         };
-        let mut entry = AuditEntry {
-            seq,
-            at: draft.at,
-            actor: draft.actor,
-            action: draft.action,
-            object: draft.object,
-            unit: draft.unit,
-            before_digest: draft.before_digest,
-            after_digest: draft.after_digest,
-            request_id: draft.request_id,
-            prev_hash: prev_hash.clone(),
-            hash: String::new(),
-        };
-        entry.hash = entry.compute_hash(&prev_hash);
-        let sql = format!("INSERT INTO audit ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)");
+        let mut entries = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            seq += 1;
+            let mut entry = AuditEntry {
+                seq,
+                at: draft.at,
+                actor: draft.actor,
+                action: draft.action,
+                object: draft.object,
+                unit: draft.unit,
+                before_digest: draft.before_digest,
+                after_digest: draft.after_digest,
+                request_id: draft.request_id,
+                prev_hash: prev_hash.clone(),
+                hash: String::new(),
+            };
+            entry.hash = entry.compute_hash(&prev_hash);
+            prev_hash.clone_from(&entry.hash);
+            entries.push(entry);
+        }
+        let rows: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|entry| {
+                serde_json::json!({
+                    "seq": entry.seq,
+                    "at": entry.at,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "object": entry.object,
+                    "unit_id": entry.unit,
+                    "before_digest": entry.before_digest,
+                    "after_digest": entry.after_digest,
+                    "request_id": entry.request_id,
+                    "prev_hash": entry.prev_hash,
+                    "hash": entry.hash,
+                })
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} FROM {}",
+            crate::json_rows(
+                self.backend,
+                "$1",
+                "e",
+                &[
+                    ("seq", "BIGINT"),
+                    ("at", "TEXT"),
+                    ("actor", "TEXT"),
+                    ("action", "TEXT"),
+                    ("object", "TEXT"),
+                    ("unit_id", "BIGINT"),
+                    ("before_digest", "TEXT"),
+                    ("after_digest", "TEXT"),
+                    ("request_id", "TEXT"),
+                    ("prev_hash", "TEXT"),
+                    ("hash", "TEXT"),
+                ],
+            )
+        );
         sqlx::query(&sql)
-            .bind(entry.seq)
-            .bind(entry.at.as_str())
-            .bind(entry.actor.as_str())
-            .bind(entry.action.as_str())
-            .bind(entry.object.as_str())
-            .bind(entry.unit)
-            .bind(entry.before_digest.as_deref())
-            .bind(entry.after_digest.as_deref())
-            .bind(entry.request_id.as_str())
-            .bind(entry.prev_hash.as_str())
-            .bind(entry.hash.as_str())
+            .bind(serde_json::Value::from(rows).to_string())
             .execute(&mut *self.tx)
             .await?;
-        Ok(entry)
+        Ok(entries)
     }
 }
 

@@ -74,6 +74,7 @@ pub struct GuidanceRow {
     pub id: i64,
     pub directive: i64,
     pub unit: UnitId,
+    pub unit_name: String,
     pub text: String,
     pub actor: String,
     pub created_at: String,
@@ -95,7 +96,8 @@ pub struct TargetFilter<'a> {
     pub tags: &'a [String],
 }
 
-const DIRECTIVE_COLUMNS: &str = "id, issuer_id, parent_id, title, body, due, target_under, \
+pub(crate) const DIRECTIVE_COLUMNS: &str =
+    "id, issuer_id, parent_id, title, body, due, target_under, \
     target_kinds, target_tags, metric_name, metric_unit, metric_target, state, \
     assignment_count, created_at, issued_at, ended_at";
 
@@ -112,7 +114,10 @@ fn directive_from_row(row: &AnyRow) -> Result<DirectiveRow, sqlx::Error> {
 }
 
 /// A directive read from the row's columns starting at `first`.
-fn directive_from_row_at(row: &AnyRow, first: usize) -> Result<DirectiveRow, sqlx::Error> {
+pub(crate) fn directive_from_row_at(
+    row: &AnyRow,
+    first: usize,
+) -> Result<DirectiveRow, sqlx::Error> {
     let at = |column: usize| first + column;
     Ok(DirectiveRow {
         id: row.try_get(at(0))?,
@@ -135,10 +140,13 @@ fn directive_from_row_at(row: &AnyRow, first: usize) -> Result<DirectiveRow, sql
     })
 }
 
-const ASSIGNMENT_COLUMNS: &str =
+pub(crate) const ASSIGNMENT_COLUMNS: &str =
     "id, directive_id, unit_id, CAST(state AS INTEGER), metric_value, updated_at";
+/// The same, of an assignment named `a` in a join.
+pub(crate) const ASSIGNMENT_COLUMNS_OF_A: &str =
+    "a.id, a.directive_id, a.unit_id, CAST(a.state AS INTEGER), a.metric_value, a.updated_at";
 
-fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRow, sqlx::Error> {
+pub(crate) fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRow, sqlx::Error> {
     let state: i32 = row.try_get(3)?;
     Ok(AssignmentRow {
         id: row.try_get(0)?,
@@ -290,15 +298,13 @@ impl Store {
         before_directive: Option<i64>,
         limit: u32,
     ) -> Result<Vec<(AssignmentRow, DirectiveRow)>, StoreError> {
-        let assignment_columns =
-            "a.id, a.directive_id, a.unit_id, CAST(a.state AS INTEGER), a.metric_value, a.updated_at";
         let directive_columns = DIRECTIVE_COLUMNS
             .split(", ")
             .map(|c| format!("d.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
         let mut sql = format!(
-            "SELECT {assignment_columns}, {directive_columns} FROM assignments a \
+            "SELECT {ASSIGNMENT_COLUMNS_OF_A}, {directive_columns} FROM assignments a \
              JOIN directives d ON d.id = a.directive_id \
              WHERE a.unit_id = $1 AND d.state = 'issued' AND d.id < $2"
         );
@@ -332,26 +338,17 @@ impl Store {
     }
 
     pub async fn guidance_of(&self, directive: i64) -> Result<Vec<GuidanceRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, directive_id, unit_id, text, actor, created_at FROM guidance \
-             WHERE directive_id = $1 ORDER BY id",
-        )
-        .bind(directive)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(GuidanceRow {
-                    id: row.try_get(0)?,
-                    directive: row.try_get(1)?,
-                    unit: unit_id(row.try_get(2)?, "unit")?,
-                    text: row.try_get(3)?,
-                    actor: row.try_get(4)?,
-                    created_at: row.try_get(5)?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        let sql = format!(
+            "SELECT {GUIDANCE_COLUMNS} FROM {GUIDANCE_FROM} WHERE g.directive_id = $1 ORDER BY g.id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(directive)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(guidance_from_row)
+            .collect::<Result<_, sqlx::Error>>()?)
     }
 
     /// Per day and change `(day, from, to, count)` of a directive's assignments inside
@@ -422,32 +419,58 @@ impl Store {
     }
 }
 
+pub(crate) const EVENT_COLUMNS: &str = "at, actor, CAST(from_state AS INTEGER), \
+    CAST(to_state AS INTEGER), note, metric_value";
+
+/// A history entry read from the row's columns starting at `first`.
+pub(crate) fn event_from_row(
+    row: &AnyRow,
+    first: usize,
+) -> Result<AssignmentEventRow, sqlx::Error> {
+    let at = |column: usize| first + column;
+    let from: i32 = row.try_get(at(2))?;
+    let to: i32 = row.try_get(at(3))?;
+    Ok(AssignmentEventRow {
+        at: row.try_get(at(0))?,
+        actor: row.try_get(at(1))?,
+        from_state: u8::try_from(from).map_err(|_| corrupt("state"))?,
+        to_state: u8::try_from(to).map_err(|_| corrupt("state"))?,
+        note: row.try_get(at(4))?,
+        metric_value: row.try_get(at(5))?,
+    })
+}
+
+pub(crate) const GUIDANCE_COLUMNS: &str =
+    "g.id, g.directive_id, g.unit_id, g.text, g.actor, g.created_at, u.name";
+pub(crate) const GUIDANCE_FROM: &str = "guidance g JOIN units u ON u.id = g.unit_id";
+
+pub(crate) fn guidance_from_row(row: &AnyRow) -> Result<GuidanceRow, sqlx::Error> {
+    Ok(GuidanceRow {
+        id: row.try_get(0)?,
+        directive: row.try_get(1)?,
+        unit: unit_id(row.try_get(2)?, "unit")?,
+        text: row.try_get(3)?,
+        actor: row.try_get(4)?,
+        created_at: row.try_get(5)?,
+        unit_name: row.try_get(6)?,
+    })
+}
+
 async fn fetch_events(
     connection: &mut sqlx::AnyConnection,
     assignment: i64,
 ) -> Result<Vec<AssignmentEventRow>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT at, actor, CAST(from_state AS INTEGER), CAST(to_state AS INTEGER), note, metric_value \
-         FROM assignment_events WHERE assignment_id = $1 ORDER BY id",
-    )
-    .bind(assignment)
-    .fetch_all(&mut *connection)
-    .await?;
-    rows.iter()
-        .map(|row| {
-            let from: i32 = row.try_get(2)?;
-            let to: i32 = row.try_get(3)?;
-            Ok(AssignmentEventRow {
-                at: row.try_get(0)?,
-                actor: row.try_get(1)?,
-                from_state: u8::try_from(from).map_err(|_| corrupt("state"))?,
-                to_state: u8::try_from(to).map_err(|_| corrupt("state"))?,
-                note: row.try_get(4)?,
-                metric_value: row.try_get(5)?,
-            })
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(StoreError::from)
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM assignment_events WHERE assignment_id = $1 ORDER BY id"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(assignment)
+        .fetch_all(&mut *connection)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| event_from_row(row, 0))
+        .collect::<Result<_, sqlx::Error>>()?)
 }
 
 impl WriteTx {
@@ -473,8 +496,9 @@ impl WriteTx {
         draft: &DirectiveDraft<'_>,
         at: &str,
     ) -> Result<i64, StoreError> {
-        // The metric's target is written as a NULL literal when absent (see
-        // `move_assignment` for why a NULL number is not bound).
+        // The metric's target is written as a NULL literal when absent: through the Any
+        // driver a bound NULL carries no type, and PostgreSQL would type the cached
+        // statement's parameter wrongly for a number bound to it later.
         let target = if draft.metric_target.is_some() {
             "$12"
         } else {
@@ -593,65 +617,6 @@ impl WriteTx {
         Ok(())
     }
 
-    pub async fn assignment(&mut self, id: i64) -> Result<Option<AssignmentRow>, StoreError> {
-        let sql = format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(row.as_ref().map(assignment_from_row).transpose()?)
-    }
-
-    /// Moves an assignment and records the change in its history.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn move_assignment(
-        &mut self,
-        assignment: &AssignmentRow,
-        to_state: u8,
-        metric_value: Option<f64>,
-        note: &str,
-        actor: &str,
-        at: &str,
-    ) -> Result<(), StoreError> {
-        // A missing number is written as a NULL literal rather than bound: through the
-        // Any driver a bound NULL is typed once per cached statement, and PostgreSQL then
-        // refuses a number bound to the same statement later.
-        let metric = |n: usize| match metric_value {
-            Some(_) => format!("${n}"),
-            None => "NULL".to_owned(),
-        };
-        let sql = format!(
-            "UPDATE assignments SET state = $2, updated_at = $3, metric_value = {} WHERE id = $1",
-            metric(4)
-        );
-        let mut query = sqlx::query(&sql)
-            .bind(assignment.id)
-            .bind(i32::from(to_state))
-            .bind(at);
-        if let Some(value) = metric_value {
-            query = query.bind(value);
-        }
-        query.execute(&mut *self.tx).await?;
-        let sql = format!(
-            "INSERT INTO assignment_events (assignment_id, directive_id, at, actor, from_state, \
-             to_state, note, metric_value) VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
-            metric(8)
-        );
-        let mut query = sqlx::query(&sql)
-            .bind(assignment.id)
-            .bind(assignment.directive)
-            .bind(at)
-            .bind(actor)
-            .bind(i32::from(assignment.state))
-            .bind(i32::from(to_state))
-            .bind(note);
-        if let Some(value) = metric_value {
-            query = query.bind(value);
-        }
-        query.execute(&mut *self.tx).await?;
-        Ok(())
-    }
-
     pub async fn insert_guidance(
         &mut self,
         directive: i64,
@@ -680,17 +645,37 @@ impl WriteTx {
         kind: &str,
         payload: &str,
         at: &str,
-    ) -> Result<i64, StoreError> {
-        let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) + 1 FROM changes")
+    ) -> Result<(), StoreError> {
+        self.append_changes(&[(kind, payload)], at).await
+    }
+
+    /// Appends many changes, in order, with one sequence lookup.
+    pub async fn append_changes(
+        &mut self,
+        changes: &[(&str, &str)],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
             .fetch_one(&mut *self.tx)
             .await?;
-        sqlx::query("INSERT INTO changes (seq, at, kind, payload) VALUES ($1, $2, $3, $4)")
-            .bind(seq)
-            .bind(at)
-            .bind(kind)
-            .bind(payload)
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(seq)
+        for chunk in changes.chunks(100) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|row| format!("({})", crate::numbered(row * 4, 4)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO changes (seq, at, kind, payload) VALUES {}",
+                values.join(",")
+            );
+            let mut query = sqlx::query(&sql);
+            for (kind, payload) in chunk {
+                seq += 1;
+                query = query.bind(seq).bind(at).bind(*kind).bind(*payload);
+            }
+            query.execute(&mut *self.tx).await?;
+        }
+        Ok(())
     }
 }

@@ -37,6 +37,27 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Which of these keys already hold a response. Under the write lock no other
+    /// writer can add one before this write commits.
+    pub async fn used_idempotency_keys(
+        &mut self,
+        keys: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        let mut used = Vec::new();
+        for chunk in keys.chunks(100) {
+            let sql = format!(
+                "SELECT key FROM idempotency_keys WHERE key IN ({})",
+                crate::numbered(0, chunk.len())
+            );
+            let mut query = sqlx::query_scalar::<_, String>(&sql);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            used.extend(query.fetch_all(&mut *self.tx).await?);
+        }
+        Ok(used)
+    }
+
     /// Records the response in the write's own transaction: the write and its key are
     /// durable together or not at all. A concurrent first use of the same key makes
     /// this fail with a duplicate, and the caller's whole transaction rolls back.

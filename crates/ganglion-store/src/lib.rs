@@ -12,6 +12,7 @@ mod baseline;
 mod directives;
 mod error;
 mod idempotency;
+mod moves;
 mod open;
 mod people;
 mod units;
@@ -26,9 +27,67 @@ pub use directives::{
 };
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
+pub use moves::AssignmentMove;
 pub use open::{redact_url, OpenMode};
 pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow};
 pub use units::{child_path, root_path, UnitFilter, UnitRow};
+
+/// Numbered placeholders `$after+1, …, $after+count`, for lists and multi-row values.
+pub(crate) fn numbered(after: usize, count: usize) -> String {
+    let mut list = String::with_capacity(count * 5);
+    for number in after + 1..=after + count {
+        if number > after + 1 {
+            list.push_str(", ");
+        }
+        list.push('$');
+        list.push_str(&number.to_string());
+    }
+    list
+}
+
+/// A table of rows given to a statement as one JSON parameter (an array of objects),
+/// usable in a FROM clause as `alias`: however many rows, the statement's text stays the
+/// same, is prepared once per connection, and binds one value. `columns` names each
+/// field and its SQL type.
+pub(crate) fn json_rows(
+    backend: Backend,
+    parameter: &str,
+    alias: &str,
+    columns: &[(&str, &str)],
+) -> String {
+    match backend {
+        Backend::Sqlite => {
+            let fields: Vec<String> = columns
+                .iter()
+                .map(|(name, _)| format!("value ->> '{name}' AS {name}"))
+                .collect();
+            format!(
+                "(SELECT {} FROM json_each({parameter})) AS {alias}",
+                fields.join(", ")
+            )
+        }
+        Backend::Postgres => {
+            let fields: Vec<String> = columns
+                .iter()
+                .map(|(name, sql_type)| format!("{name} {sql_type}"))
+                .collect();
+            format!(
+                "jsonb_to_recordset(CAST({parameter} AS jsonb)) AS {alias}({})",
+                fields.join(", ")
+            )
+        }
+    }
+}
+
+/// The ids in a JSON array parameter, as a subquery for `IN (…)`.
+pub(crate) fn json_ids(backend: Backend, parameter: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("SELECT value FROM json_each({parameter})"),
+        Backend::Postgres => format!(
+            "SELECT CAST(value AS BIGINT) FROM jsonb_array_elements_text(CAST({parameter} AS jsonb))"
+        ),
+    }
+}
 
 /// Which database is behind the store; picked once, from the URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +122,9 @@ pub struct ReadTx {
 /// so a use case that fails half-way leaves nothing behind.
 pub struct WriteTx {
     tx: Transaction<'static, Any>,
+    backend: Backend,
+    /// Whether this write touched sessions, accounts or posts: who may do what.
+    changes_access: bool,
 }
 
 impl Store {
@@ -77,15 +139,9 @@ impl Store {
     pub async fn write(&self) -> Result<WriteTx, StoreError> {
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock(7301)")
-                    .execute(&mut *tx)
-                    .await?;
-                tx
-            }
+            Backend::Postgres => self.pool.begin().await?,
         };
-        Ok(WriteTx { tx })
+        WriteTx::locked(tx, self.backend).await
     }
 
     /// Opens a consistent snapshot for a sequence of reads.
@@ -119,6 +175,32 @@ impl Store {
 }
 
 impl WriteTx {
+    /// Takes the write lock in a transaction just begun (`BEGIN IMMEDIATE` already holds
+    /// it on SQLite).
+    async fn locked(
+        mut tx: Transaction<'static, Any>,
+        backend: Backend,
+    ) -> Result<Self, StoreError> {
+        if backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7301)")
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(WriteTx {
+            tx,
+            backend,
+            changes_access: false,
+        })
+    }
+}
+
+impl WriteTx {
+    /// Whether this write changes sessions, accounts or posts, so that whoever keeps
+    /// callers' rights in memory must read them again once it is committed.
+    pub fn changes_access(&self) -> bool {
+        self.changes_access
+    }
+
     /// Makes every write of the transaction durable; on return, a crash loses nothing.
     pub async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await?;

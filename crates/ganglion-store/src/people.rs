@@ -358,6 +358,7 @@ impl WriteTx {
     }
 
     pub async fn insert_post(&mut self, post: &NewPost<'_>) -> Result<i64, StoreError> {
+        self.changes_access = true;
         Ok(sqlx::query_scalar(
             "INSERT INTO posts (person_id, unit_id, role, title, start_date) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -375,6 +376,7 @@ impl WriteTx {
     }
 
     pub async fn end_post(&mut self, id: i64, end: &str) -> Result<(), StoreError> {
+        self.changes_access = true;
         sqlx::query("UPDATE posts SET end_date = $1 WHERE id = $2")
             .bind(end)
             .bind(id)
@@ -402,6 +404,7 @@ impl WriteTx {
         admin: bool,
         at: &str,
     ) -> Result<i64, StoreError> {
+        self.changes_access = true;
         Ok(sqlx::query_scalar(
             "INSERT INTO accounts (login, person_id, password_hash, admin, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -434,6 +437,7 @@ impl WriteTx {
     }
 
     pub async fn revoke_session(&mut self, token_hash: &str, at: &str) -> Result<(), StoreError> {
+        self.changes_access = true;
         sqlx::query(
             "UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL",
         )

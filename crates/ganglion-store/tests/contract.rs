@@ -227,3 +227,112 @@ async fn an_idempotency_key_is_stored_once() {
         store.close().await;
     }
 }
+
+/// A batch of moves, some of one assignment, is written in order: every move in the
+/// history, the last one deciding where each assignment stands; the batch's audit
+/// entries chain on from the trail as it was.
+#[tokio::test]
+async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
+    for backend in backends() {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let top = new_unit(1, None, "TOP");
+        let child = new_unit(2, Some((&top, 0)), "A");
+        let mut tx = store.write().await.unwrap();
+        tx.insert_units(&[top.clone(), child]).await.unwrap();
+        let directive = tx
+            .insert_directive(
+                &ganglion_store::DirectiveDraft {
+                    issuer: id(1),
+                    parent: None,
+                    title: "Sow",
+                    body: "",
+                    due: "2099-01-01",
+                    target_under: id(1),
+                    target_kinds: "",
+                    target_tags: "",
+                    metric_name: Some("ha"),
+                    metric_unit: None,
+                    metric_target: Some(10.0),
+                },
+                "2026-01-01T00:00:00Z",
+            )
+            .await
+            .unwrap();
+        let target = ganglion_store::TargetFilter {
+            range: top.subtree_range(),
+            kinds: &[],
+            tags: &[],
+        };
+        assert_eq!(
+            tx.convey(directive, &target, "2026-01-01T00:00:00Z")
+                .await
+                .unwrap(),
+            2
+        );
+        tx.append_audit(draft("before")).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let mut tx = store.write().await.unwrap();
+        let (assignments, directives) = tx.assignments_with_directives(&[1, 2, 99]).await.unwrap();
+        assert_eq!(assignments.len(), 2, "an unknown id is simply absent");
+        assert_eq!(directives[&directive].metric_name.as_deref(), Some("ha"));
+        let step = |assignment: i64, from_state: u8, to_state: u8, metric_value: Option<f64>| {
+            ganglion_store::AssignmentMove {
+                assignment,
+                directive,
+                from_state,
+                to_state,
+                metric_value,
+                note: "it's \"done\"; really",
+                actor: "account:1",
+                at: "2026-01-02T00:00:00Z",
+            }
+        };
+        tx.move_assignments(&[
+            step(1, 0, 1, None),
+            step(2, 0, 1, None),
+            step(1, 1, 2, Some(7.5)),
+            step(1, 2, 3, None),
+        ])
+        .await
+        .unwrap();
+        let drafts = (0..3).map(|n| draft(&format!("batch {n}"))).collect();
+        tx.append_audits(drafts).await.unwrap();
+        let histories = tx.events_of_assignments(&[1, 2]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let first: Vec<(u8, u8, Option<f64>)> = histories[&1]
+            .iter()
+            .map(|e| (e.from_state, e.to_state, e.metric_value))
+            .collect();
+        assert_eq!(first, vec![(0, 1, None), (1, 2, Some(7.5)), (2, 3, None)]);
+        assert_eq!(histories[&1][0].note, "it's \"done\"; really");
+        assert_eq!(histories[&2].len(), 1);
+        let now = store.assignment(1).await.unwrap().unwrap();
+        assert_eq!(
+            (now.state, now.metric_value),
+            (3, None),
+            "the last move decides"
+        );
+        assert_eq!(store.assignment(2).await.unwrap().unwrap().state, 1);
+        let trail = store.audit_entries(0, 100).await.unwrap();
+        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+        assert_eq!(actions, ["before", "batch 0", "batch 1", "batch 2"]);
+        assert_eq!(ganglion_core::audit::verify_chain(&trail), Ok(4));
+        store.close().await;
+    }
+}
+
+fn draft(action: &str) -> ganglion_store::AuditDraft {
+    ganglion_store::AuditDraft {
+        at: "2026-01-02T00:00:00Z".into(),
+        actor: "operator".into(),
+        action: action.into(),
+        object: "thing:1".into(),
+        unit: Some(1),
+        before_digest: None,
+        after_digest: Some("d".into()),
+        request_id: "r".into(),
+    }
+}

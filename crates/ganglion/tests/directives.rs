@@ -362,6 +362,16 @@ async fn scenario_one_a_decision_conveyed_to_every_unit() {
             StatusCode::FORBIDDEN,
             "only the unit's own officials move it forward"
         );
+        let denials = world
+            .server
+            .get("/api/v1/audit?action=denied:assignment.transition")
+            .await
+            .json();
+        assert_eq!(
+            denials["items"][0]["object"],
+            format!("assignment:{works_task}"),
+            "the refusal is in the trail: {denials}"
+        );
         // The county does not accept the works' "done": it sends it back, with a reason.
         let (status, error) = move_to(&oksan, &works_main, "in_progress", json!({})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -625,6 +635,48 @@ async fn a_second_server_follows_the_first() {
             .unwrap();
     }
     println!("the second server followed in {:?}", written.elapsed());
+
+    // A sign-out through the first server ends the session on the second, which had
+    // it in memory. The feed is read in order: once a later change shows on the
+    // second server, the sign-out has been applied there too.
+    let works_on_second = |path: String| {
+        let request = client
+            .get(format!("{second_base}{path}"))
+            .bearer_auth(works.token.as_deref().unwrap());
+        async move { request.send().await.unwrap().status() }
+    };
+    let assignment_path = format!("/api/v1/assignments/{assignment}");
+    assert_eq!(
+        works_on_second(assignment_path.clone()).await,
+        StatusCode::OK
+    );
+    let signed_out = works
+        .send(reqwest::Method::DELETE, "/api/v1/sessions/current", None)
+        .await;
+    assert!(signed_out.status.is_success(), "{}", signed_out.text);
+    let county = world.as_("oksan").await;
+    let county_assignment = inbox_assignment(&county, world.id("P1-K1"), &directive).await;
+    assert_eq!(
+        move_to(&county, &county_assignment, "acknowledged", json!({}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        if rollup_on_second().await["states"]["acknowledged"] == 2 {
+            break;
+        }
+        tokio::time::timeout_at(deadline, second_changes.changed())
+            .await
+            .expect("the second server follows the county's report")
+            .unwrap();
+    }
+    assert_eq!(
+        works_on_second(assignment_path).await,
+        StatusCode::UNAUTHORIZED,
+        "a session ended on one server is ended on all"
+    );
     let _ = stop.send(());
     second.await.unwrap().unwrap();
     world.server.stop().await;

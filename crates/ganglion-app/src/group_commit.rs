@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-use ganglion_store::{StoredResponse, WriteTx};
+use ganglion_store::WriteTx;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::assignments::{moved_parts, MadeTransition, TransitionRequest};
@@ -162,20 +162,7 @@ impl App {
             )
             .await?;
         for (index, view) in made_indexes.into_iter().zip(views) {
-            if let Some(idempotency) = &requests[index].ctx.idempotency {
-                let body = serde_json::to_string(&view).map_err(|error| {
-                    AppError::Internal(format!("cannot serialize a response: {error}"))
-                })?;
-                tx.save_idempotent_response(
-                    &idempotency.key,
-                    &StoredResponse {
-                        fingerprint: idempotency.fingerprint.clone(),
-                        status: idempotency.status,
-                        body,
-                    },
-                )
-                .await?;
-            }
+            crate::remember_answer(&mut tx, &requests[index].ctx, &view).await?;
             answers[index] = Some(Ok(view));
         }
         self.commit(tx).await?;

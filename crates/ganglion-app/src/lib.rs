@@ -475,20 +475,7 @@ impl App {
         value: T,
     ) -> Result<T, AppError> {
         append_audit(&mut tx, ctx, audit).await?;
-        if let Some(idempotency) = &ctx.idempotency {
-            let body = serde_json::to_string(&value).map_err(|error| {
-                AppError::Internal(format!("cannot serialize a response: {error}"))
-            })?;
-            tx.save_idempotent_response(
-                &idempotency.key,
-                &StoredResponse {
-                    fingerprint: idempotency.fingerprint.clone(),
-                    status: idempotency.status,
-                    body,
-                },
-            )
-            .await?;
-        }
+        remember_answer(&mut tx, ctx, &value).await?;
         self.commit(tx).await?;
         Ok(value)
     }
@@ -525,6 +512,30 @@ impl App {
         body["origin"] = serde_json::Value::from(self.origin.as_ref());
         body.to_string()
     }
+}
+
+/// Stores the answer to a write sent with an `Idempotency-Key`, in the write's own
+/// transaction, so that a retry is answered the same.
+pub(crate) async fn remember_answer(
+    tx: &mut WriteTx,
+    ctx: &Ctx,
+    value: &impl serde::Serialize,
+) -> Result<(), AppError> {
+    let Some(idempotency) = &ctx.idempotency else {
+        return Ok(());
+    };
+    let body = serde_json::to_string(value)
+        .map_err(|error| AppError::Internal(format!("cannot serialize a response: {error}")))?;
+    tx.save_idempotent_response(
+        &idempotency.key,
+        &StoredResponse {
+            fingerprint: idempotency.fingerprint.clone(),
+            status: idempotency.status,
+            body,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The audit entry of an act, as the store appends it.

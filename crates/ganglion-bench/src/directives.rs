@@ -391,6 +391,7 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
         tokens.push(session.token);
     }
     let base = Arc::new(base);
+    eprintln!("transitions: {clients} clients reporting");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (assignments, token) in work.into_iter().zip(tokens) {

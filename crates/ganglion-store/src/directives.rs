@@ -649,7 +649,7 @@ impl WriteTx {
         self.append_changes(&[(kind, payload)], at).await
     }
 
-    /// Appends many changes, in order, with one sequence lookup.
+    /// Appends many changes, in order, with one statement.
     pub async fn append_changes(
         &mut self,
         changes: &[(&str, &str)],
@@ -658,24 +658,35 @@ impl WriteTx {
         if changes.is_empty() {
             return Ok(());
         }
-        let mut seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM changes")
-            .fetch_one(&mut *self.tx)
+        let rows: Vec<serde_json::Value> = changes
+            .iter()
+            .enumerate()
+            .map(|(index, (kind, payload))| {
+                serde_json::json!({"n": index + 1, "at": at, "kind": kind, "payload": payload})
+            })
+            .collect();
+        // Numbered on from the last change in the statement itself: under the write lock
+        // nothing else appends meanwhile, and no round trip is spent reading the last one.
+        let sql = format!(
+            "INSERT INTO changes (seq, at, kind, payload) \
+             SELECT (SELECT COALESCE(MAX(seq), 0) FROM changes) + c.n, c.at, c.kind, c.payload \
+             FROM {}",
+            crate::json_rows(
+                self.backend,
+                "$1",
+                "c",
+                &[
+                    ("n", "BIGINT"),
+                    ("at", "TEXT"),
+                    ("kind", "TEXT"),
+                    ("payload", "TEXT")
+                ],
+            )
+        );
+        sqlx::query(&sql)
+            .bind(serde_json::Value::from(rows).to_string())
+            .execute(&mut *self.tx)
             .await?;
-        for chunk in changes.chunks(100) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|row| format!("({})", crate::numbered(row * 4, 4)))
-                .collect();
-            let sql = format!(
-                "INSERT INTO changes (seq, at, kind, payload) VALUES {}",
-                values.join(",")
-            );
-            let mut query = sqlx::query(&sql);
-            for (kind, payload) in chunk {
-                seq += 1;
-                query = query.bind(seq).bind(at).bind(*kind).bind(*payload);
-            }
-            query.execute(&mut *self.tx).await?;
-        }
         Ok(())
     }
 }

@@ -58,7 +58,10 @@ impl Store {
             .max_connections(match backend {
                 Backend::Sqlite => 8,
                 Backend::Postgres => 16,
-            });
+            })
+            // A connection to a local file does not go stale the way one to a server
+            // can; pinging it before each use would cost every write a round trip.
+            .test_before_acquire(backend == Backend::Postgres);
         let options = match backend {
             Backend::Sqlite => options.after_connect(|connection, _| {
                 Box::pin(async move {

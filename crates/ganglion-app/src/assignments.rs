@@ -10,8 +10,8 @@ use std::collections::{HashMap, HashSet};
 use ganglion_core::directive::{allowed_transitions, check_transition, TransitionError};
 use ganglion_core::{Action, AssignmentState, Mover, Resource, TreeIndex, UnitId};
 use ganglion_store::{
-    AssignmentEventRow, AssignmentMove, AssignmentRow, AuditDraft, DirectiveRow, GuidanceRow,
-    WriteTx,
+    AssignmentEventRow, AssignmentMove, AssignmentRow, AuditDraft, BatchTx, DirectiveRow,
+    GuidanceRow,
 };
 use serde::{Deserialize, Serialize};
 
@@ -386,9 +386,9 @@ impl App {
             }
         }
         let requests: Vec<&TransitionRequest> = requests.iter().collect();
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_batch().await?;
         let outcomes = self.make_transitions(&mut tx, &requests).await?;
-        self.commit(tx).await?;
+        tx.commit().await?;
         let mut made = Vec::new();
         for (slot, outcome) in slots.into_iter().zip(outcomes) {
             match outcome {
@@ -406,7 +406,7 @@ impl App {
     /// the read model is the caller's to update once the write is committed.
     pub(crate) async fn make_transitions(
         &self,
-        tx: &mut WriteTx,
+        tx: &mut BatchTx<'_>,
         requests: &[&TransitionRequest],
     ) -> Result<Vec<Result<MadeTransition, AppError>>, AppError> {
         let ids = distinct(requests.iter().map(|request| request.assignment));
@@ -612,7 +612,7 @@ impl App {
     /// The views of transitions just made, read in the write that made them.
     pub(crate) async fn views_of_made(
         &self,
-        tx: &mut WriteTx,
+        tx: &mut BatchTx<'_>,
         made: Vec<(&Ctx, MadeTransition)>,
     ) -> Result<Vec<AssignmentView>, AppError> {
         let ids = distinct(made.iter().map(|(_, m)| m.moved.id));

@@ -6,13 +6,13 @@
 //! answers each. Nothing is acknowledged before its commit; syncing is not weakened.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use ganglion_store::WriteTx;
+use ganglion_store::{BatchTx, BatchWriter};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::assignments::{moved_parts, MadeTransition, TransitionRequest};
-use crate::{App, AppError, AssignmentView};
+use crate::{answer_to_remember, App, AppError, AssignmentView};
 
 /// The most transitions one commit carries.
 const MAX_BATCH: usize = 512;
@@ -34,6 +34,8 @@ pub(crate) struct GroupCommit {
 #[derive(Default)]
 struct Queue {
     sender: Option<mpsc::UnboundedSender<Job>>,
+    /// The writer's own thread, on SQLite.
+    thread: Option<std::thread::JoinHandle<()>>,
     closed: bool,
 }
 
@@ -52,28 +54,84 @@ impl GroupCommit {
             return Ok(sender.clone());
         }
         let (sender, receiver) = mpsc::unbounded_channel();
-        // The writer lives until the app is closed or the runtime that started it ends;
-        // then each waiting caller is told its write did not happen.
-        tokio::spawn(writer(app.clone(), receiver));
+        // The writer's app shares everything but this queue: were it to hold the queue's
+        // sender, the writer would keep itself waiting forever. It stops once the app is
+        // closed or every other handle on it is gone, after answering what it was given.
+        let writer_app = App {
+            group_commit: Arc::default(),
+            ..app.clone()
+        };
+        let batch_writer = app.store.batch_writer();
+        if batch_writer.blocks() {
+            let thread = std::thread::Builder::new()
+                .name("ganglion-writer".into())
+                .spawn(move || write_in_place(writer_app, batch_writer, receiver))
+                .map_err(|error| {
+                    AppError::Internal(format!("cannot start the transition writer: {error}"))
+                })?;
+            queue.thread = Some(thread);
+        } else {
+            tokio::spawn(write_pooled(writer_app, batch_writer, receiver));
+        }
         queue.sender = Some(sender.clone());
         Ok(sender)
     }
 
-    /// Lets the writer finish what it was given, then stop.
-    pub(crate) fn close(&self) {
-        let mut queue = self
-            .queue
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        queue.closed = true;
-        queue.sender = None;
+    /// Lets the writer finish what it was given, then stop; waits for that on SQLite,
+    /// where the writer holds a connection of its own.
+    pub(crate) async fn close(&self) {
+        let thread = {
+            let mut queue = self
+                .queue
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            queue.closed = true;
+            queue.sender = None;
+            queue.thread.take()
+        };
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 }
 
-async fn writer(app: App, mut receiver: mpsc::UnboundedReceiver<Job>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        app.commit_batch(std::mem::take(&mut batch)).await;
+/// The writer on SQLite: its statements run in place on this thread (see
+/// ganglion-store's `direct.rs`), so a batch crosses threads only to take its jobs and
+/// to answer them. Nothing in a batch waits for the runtime's I/O, so a plain executor
+/// drives it.
+fn write_in_place(
+    app: App,
+    mut batch_writer: BatchWriter,
+    mut receiver: mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some(first) = receiver.blocking_recv() {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let batch = std::panic::AssertUnwindSafe(app.commit_batch(&mut batch_writer, jobs));
+        if std::panic::catch_unwind(|| futures::executor::block_on(batch)).is_err() {
+            // The batch's callers were told (their replies were dropped) and its
+            // transaction rolled back; the next batch starts on a fresh connection.
+            batch_writer = app.store.batch_writer();
+        }
+    }
+}
+
+/// The writer on PostgreSQL: a task like any other, on pooled transactions.
+async fn write_pooled(
+    app: App,
+    mut batch_writer: BatchWriter,
+    mut receiver: mpsc::UnboundedReceiver<Job>,
+) {
+    let mut jobs = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        app.commit_batch(&mut batch_writer, std::mem::take(&mut jobs))
+            .await;
     }
 }
 
@@ -94,10 +152,10 @@ impl App {
     }
 
     /// Writes a batch in one transaction and answers each job after the commit.
-    async fn commit_batch(&self, jobs: Vec<Job>) {
+    async fn commit_batch(&self, writer: &mut BatchWriter, jobs: Vec<Job>) {
         let (requests, replies): (Vec<TransitionRequest>, Vec<Reply>) =
             jobs.into_iter().map(|job| (job.request, job.reply)).unzip();
-        match self.write_batch(&requests).await {
+        match self.write_batch(writer, &requests).await {
             Ok((answers, made)) => {
                 self.apply_assignments(made.iter().map(moved_parts));
                 for (reply, answer) in replies.into_iter().zip(answers) {
@@ -118,6 +176,7 @@ impl App {
     /// The batch's write: on success, each request's answer and the moves committed.
     async fn write_batch(
         &self,
+        writer: &mut BatchWriter,
         requests: &[TransitionRequest],
     ) -> Result<
         (
@@ -126,7 +185,7 @@ impl App {
         ),
         AppError,
     > {
-        let mut tx = self.store.write().await?;
+        let mut tx = writer.begin().await?;
         let fresh = first_uses_of_keys(&mut tx, requests).await?;
         let (admitted, turned_away): (Vec<usize>, Vec<usize>) =
             (0..requests.len()).partition(|index| fresh[*index]);
@@ -162,10 +221,14 @@ impl App {
             )
             .await?;
         for (index, view) in made_indexes.into_iter().zip(views) {
-            crate::remember_answer(&mut tx, &requests[index].ctx, &view).await?;
+            if let Some((key, response)) = answer_to_remember(&requests[index].ctx, &view)? {
+                tx.save_idempotent_response(key, &response).await?;
+            }
             answers[index] = Some(Ok(view));
         }
-        self.commit(tx).await?;
+        // A batch only moves assignments: it never changes who may do what, so it has
+        // no access change to announce (see `App::commit`).
+        tx.commit().await?;
         let answers = answers
             .into_iter()
             .map(|answer| {
@@ -182,7 +245,7 @@ impl App {
 /// time: not stored by an earlier write, and not carried by an earlier request of this
 /// batch. Under the write lock no other write can store one meanwhile.
 async fn first_uses_of_keys(
-    tx: &mut WriteTx,
+    tx: &mut BatchTx<'_>,
     requests: &[TransitionRequest],
 ) -> Result<Vec<bool>, AppError> {
     let keys: Vec<&str> = requests

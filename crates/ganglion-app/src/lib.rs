@@ -443,7 +443,7 @@ impl App {
     }
 
     pub async fn close(&self) {
-        self.group_commit.close();
+        self.group_commit.close().await;
         self.store.close().await;
     }
 
@@ -521,21 +521,30 @@ pub(crate) async fn remember_answer(
     ctx: &Ctx,
     value: &impl serde::Serialize,
 ) -> Result<(), AppError> {
+    if let Some((key, response)) = answer_to_remember(ctx, value)? {
+        tx.save_idempotent_response(key, &response).await?;
+    }
+    Ok(())
+}
+
+/// The key and stored response of a write sent with an `Idempotency-Key`.
+pub(crate) fn answer_to_remember<'c>(
+    ctx: &'c Ctx,
+    value: &impl serde::Serialize,
+) -> Result<Option<(&'c str, StoredResponse)>, AppError> {
     let Some(idempotency) = &ctx.idempotency else {
-        return Ok(());
+        return Ok(None);
     };
     let body = serde_json::to_string(value)
         .map_err(|error| AppError::Internal(format!("cannot serialize a response: {error}")))?;
-    tx.save_idempotent_response(
+    Ok(Some((
         &idempotency.key,
-        &StoredResponse {
+        StoredResponse {
             fingerprint: idempotency.fingerprint.clone(),
             status: idempotency.status,
             body,
         },
-    )
-    .await?;
-    Ok(())
+    )))
 }
 
 /// The audit entry of an act, as the store appends it.

@@ -11,6 +11,10 @@ use std::time::Instant;
 
 mod directives;
 
+// The same allocator as the `ganglion` binary, so that the benchmark measures it.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Parser, Subcommand};
 use ganglion_app::{demo_rows, DemoShape};
 use ganglion_core::{authorize, Action, Post, Principal, Resource, Role, TreeIndex, UnitId};

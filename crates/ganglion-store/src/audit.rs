@@ -2,9 +2,9 @@
 
 use ganglion_core::audit::{AuditEntry, GENESIS_HASH};
 use sqlx::any::AnyRow;
-use sqlx::Row;
 
-use crate::{Store, StoreError, WriteTx};
+use crate::exec::{Cells, Columns, RowWrite, Statements};
+use crate::{Backend, Store, StoreError, WriteTx};
 
 /// An entry to append; the sequence number and hashes are the store's to set.
 #[derive(Debug, Clone)]
@@ -21,19 +21,34 @@ pub struct AuditDraft {
 
 const AUDIT_COLUMNS: &str = "seq, at, actor, action, object, unit_id, before_digest, after_digest, request_id, prev_hash, hash";
 
-fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, sqlx::Error> {
+/// The same columns with their types, for writing rows.
+const AUDIT_TABLE: Columns<'static> = &[
+    ("seq", "BIGINT"),
+    ("at", "TEXT"),
+    ("actor", "TEXT"),
+    ("action", "TEXT"),
+    ("object", "TEXT"),
+    ("unit_id", "BIGINT"),
+    ("before_digest", "TEXT"),
+    ("after_digest", "TEXT"),
+    ("request_id", "TEXT"),
+    ("prev_hash", "TEXT"),
+    ("hash", "TEXT"),
+];
+
+fn entry_from_row(row: &AnyRow) -> Result<AuditEntry, StoreError> {
     Ok(AuditEntry {
-        seq: row.try_get(0)?,
-        at: row.try_get(1)?,
-        actor: row.try_get(2)?,
-        action: row.try_get(3)?,
-        object: row.try_get(4)?,
-        unit: row.try_get(5)?,
-        before_digest: row.try_get(6)?,
-        after_digest: row.try_get(7)?,
-        request_id: row.try_get(8)?,
-        prev_hash: row.try_get(9)?,
-        hash: row.try_get(10)?,
+        seq: row.int(0)?,
+        at: row.text(1)?,
+        actor: row.text(2)?,
+        action: row.text(3)?,
+        object: row.text(4)?,
+        unit: row.int_opt(5)?,
+        before_digest: row.text_opt(6)?,
+        after_digest: row.text_opt(7)?,
+        request_id: row.text(8)?,
+        prev_hash: row.text(9)?,
+        hash: row.text(10)?,
     })
 }
 
@@ -44,90 +59,78 @@ impl WriteTx {
         let mut entries = self.append_audits(vec![draft]).await?;
         entries
             .pop()
-            .ok_or(StoreError::Database(sqlx::Error::RowNotFound))
+            .ok_or_else(|| StoreError::Corrupt("an appended audit entry went missing".into()))
     }
 
     /// Appends entries in order, each chained to the one before: one lookup of the last
-    /// entry and a few multi-row inserts, however many acts a write carries.
+    /// entry and one multi-row insert, however many acts a write carries.
     pub async fn append_audits(
         &mut self,
         drafts: Vec<AuditDraft>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        if drafts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let last = sqlx::query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        let (mut seq, mut prev_hash) = match last {
-            Some(row) => (row.try_get::<i64, _>(0)?, row.try_get::<String, _>(1)?),
-            None => (0, GENESIS_HASH.to_owned()),
-        };
-        let mut entries = Vec::with_capacity(drafts.len());
-        for draft in drafts {
-            seq += 1;
-            let mut entry = AuditEntry {
-                seq,
-                at: draft.at,
-                actor: draft.actor,
-                action: draft.action,
-                object: draft.object,
-                unit: draft.unit,
-                before_digest: draft.before_digest,
-                after_digest: draft.after_digest,
-                request_id: draft.request_id,
-                prev_hash: prev_hash.clone(),
-                hash: String::new(),
-            };
-            entry.hash = entry.compute_hash(&prev_hash);
-            prev_hash.clone_from(&entry.hash);
-            entries.push(entry);
-        }
-        let rows: Vec<serde_json::Value> = entries
-            .iter()
-            .map(|entry| {
-                serde_json::json!({
-                    "seq": entry.seq,
-                    "at": entry.at,
-                    "actor": entry.actor,
-                    "action": entry.action,
-                    "object": entry.object,
-                    "unit_id": entry.unit,
-                    "before_digest": entry.before_digest,
-                    "after_digest": entry.after_digest,
-                    "request_id": entry.request_id,
-                    "prev_hash": entry.prev_hash,
-                    "hash": entry.hash,
-                })
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO audit ({AUDIT_COLUMNS}) SELECT {AUDIT_COLUMNS} FROM {}",
-            crate::json_rows(
-                self.backend,
-                "$1",
-                "e",
-                &[
-                    ("seq", "BIGINT"),
-                    ("at", "TEXT"),
-                    ("actor", "TEXT"),
-                    ("action", "TEXT"),
-                    ("object", "TEXT"),
-                    ("unit_id", "BIGINT"),
-                    ("before_digest", "TEXT"),
-                    ("after_digest", "TEXT"),
-                    ("request_id", "TEXT"),
-                    ("prev_hash", "TEXT"),
-                    ("hash", "TEXT"),
-                ],
-            )
-        );
-        sqlx::query(&sql)
-            .bind(serde_json::Value::from(rows).to_string())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(entries)
+        append(&mut self.tx, self.backend, drafts).await
     }
+}
+
+pub(crate) async fn append(
+    statements: &mut impl Statements,
+    backend: Backend,
+    drafts: Vec<AuditDraft>,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    if drafts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let last = statements
+        .fetch(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            Vec::new(),
+            |row| Ok((row.int(0)?, row.text(1)?)),
+        )
+        .await?
+        .pop();
+    let (mut seq, mut prev_hash) = last.unwrap_or_else(|| (0, GENESIS_HASH.to_owned()));
+    let mut entries = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        seq += 1;
+        let mut entry = AuditEntry {
+            seq,
+            at: draft.at,
+            actor: draft.actor,
+            action: draft.action,
+            object: draft.object,
+            unit: draft.unit,
+            before_digest: draft.before_digest,
+            after_digest: draft.after_digest,
+            request_id: draft.request_id,
+            prev_hash: prev_hash.clone(),
+            hash: String::new(),
+        };
+        entry.hash = entry.compute_hash(&prev_hash);
+        prev_hash.clone_from(&entry.hash);
+        entries.push(entry);
+    }
+    let rows = entries
+        .iter()
+        .map(|entry| {
+            vec![
+                entry.seq.into(),
+                entry.at.as_str().into(),
+                entry.actor.as_str().into(),
+                entry.action.as_str().into(),
+                entry.object.as_str().into(),
+                entry.unit.into(),
+                entry.before_digest.clone().into(),
+                entry.after_digest.clone().into(),
+                entry.request_id.as_str().into(),
+                entry.prev_hash.as_str().into(),
+                entry.hash.as_str().into(),
+            ]
+        })
+        .collect();
+    statements
+        .write_rows(backend, RowWrite::Insert("audit"), AUDIT_TABLE, rows)
+        .await?;
+    Ok(entries)
 }
 
 impl Store {
@@ -143,7 +146,7 @@ impl Store {
             .bind(after_seq)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(entry_from_row).collect::<Result<_, _>>()
     }
 
     /// Entries matching the filter, newest first.
@@ -218,7 +221,7 @@ impl Store {
             };
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(entry_from_row).collect::<Result<_, _>>()?)
+        rows.iter().map(entry_from_row).collect::<Result<_, _>>()
     }
 }
 

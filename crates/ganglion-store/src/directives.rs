@@ -6,7 +6,8 @@ use ganglion_core::UnitId;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row};
 
-use crate::{Store, StoreError, WriteTx};
+use crate::exec::{Cells, Statements};
+use crate::{Backend, Store, StoreError, WriteTx};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectiveRow {
@@ -101,42 +102,42 @@ pub(crate) const DIRECTIVE_COLUMNS: &str =
     target_kinds, target_tags, metric_name, metric_unit, metric_target, state, \
     assignment_count, created_at, issued_at, ended_at";
 
-fn corrupt(what: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored directive data has a bad {what}").into())
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("stored directive data has a bad {what}"))
 }
 
-fn unit_id(raw: i64, what: &str) -> Result<UnitId, sqlx::Error> {
+fn unit_id(raw: i64, what: &str) -> Result<UnitId, StoreError> {
     UnitId::new(raw).ok_or_else(|| corrupt(what))
 }
 
-fn directive_from_row(row: &AnyRow) -> Result<DirectiveRow, sqlx::Error> {
+fn directive_from_row(row: &AnyRow) -> Result<DirectiveRow, StoreError> {
     directive_from_row_at(row, 0)
 }
 
 /// A directive read from the row's columns starting at `first`.
 pub(crate) fn directive_from_row_at(
-    row: &AnyRow,
+    row: &(impl Cells + ?Sized),
     first: usize,
-) -> Result<DirectiveRow, sqlx::Error> {
+) -> Result<DirectiveRow, StoreError> {
     let at = |column: usize| first + column;
     Ok(DirectiveRow {
-        id: row.try_get(at(0))?,
-        issuer: unit_id(row.try_get(at(1))?, "issuer")?,
-        parent: row.try_get(at(2))?,
-        title: row.try_get(at(3))?,
-        body: row.try_get(at(4))?,
-        due: row.try_get(at(5))?,
-        target_under: unit_id(row.try_get(at(6))?, "target")?,
-        target_kinds: row.try_get(at(7))?,
-        target_tags: row.try_get(at(8))?,
-        metric_name: row.try_get(at(9))?,
-        metric_unit: row.try_get(at(10))?,
-        metric_target: row.try_get(at(11))?,
-        state: row.try_get(at(12))?,
-        assignment_count: row.try_get(at(13))?,
-        created_at: row.try_get(at(14))?,
-        issued_at: row.try_get(at(15))?,
-        ended_at: row.try_get(at(16))?,
+        id: row.int(at(0))?,
+        issuer: unit_id(row.int(at(1))?, "issuer")?,
+        parent: row.int_opt(at(2))?,
+        title: row.text(at(3))?,
+        body: row.text(at(4))?,
+        due: row.text(at(5))?,
+        target_under: unit_id(row.int(at(6))?, "target")?,
+        target_kinds: row.text(at(7))?,
+        target_tags: row.text(at(8))?,
+        metric_name: row.text_opt(at(9))?,
+        metric_unit: row.text_opt(at(10))?,
+        metric_target: row.real_opt(at(11))?,
+        state: row.text(at(12))?,
+        assignment_count: row.int(at(13))?,
+        created_at: row.text(at(14))?,
+        issued_at: row.text_opt(at(15))?,
+        ended_at: row.text_opt(at(16))?,
     })
 }
 
@@ -146,15 +147,16 @@ pub(crate) const ASSIGNMENT_COLUMNS: &str =
 pub(crate) const ASSIGNMENT_COLUMNS_OF_A: &str =
     "a.id, a.directive_id, a.unit_id, CAST(a.state AS INTEGER), a.metric_value, a.updated_at";
 
-pub(crate) fn assignment_from_row(row: &AnyRow) -> Result<AssignmentRow, sqlx::Error> {
-    let state: i32 = row.try_get(3)?;
+pub(crate) fn assignment_from_row(
+    row: &(impl Cells + ?Sized),
+) -> Result<AssignmentRow, StoreError> {
     Ok(AssignmentRow {
-        id: row.try_get(0)?,
-        directive: row.try_get(1)?,
-        unit: unit_id(row.try_get(2)?, "unit")?,
-        state: u8::try_from(state).map_err(|_| corrupt("state"))?,
-        metric_value: row.try_get(4)?,
-        updated_at: row.try_get(5)?,
+        id: row.int(0)?,
+        directive: row.int(1)?,
+        unit: unit_id(row.int(2)?, "unit")?,
+        state: u8::try_from(row.small(3)?).map_err(|_| corrupt("state"))?,
+        metric_value: row.real_opt(4)?,
+        updated_at: row.text(5)?,
     })
 }
 
@@ -191,7 +193,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(directive_from_row).transpose()?)
+        row.as_ref().map(directive_from_row).transpose()
     }
 
     /// Directives in one of these states, by id.
@@ -209,10 +211,9 @@ impl Store {
             query = query.bind(*state);
         }
         let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(directive_from_row)
-            .collect::<Result<_, _>>()?)
+            .collect::<Result<_, _>>()
     }
 
     /// How many units a target reaches (the preview of an issue).
@@ -270,7 +271,7 @@ impl Store {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(assignment_from_row).transpose()?)
+        row.as_ref().map(assignment_from_row).transpose()
     }
 
     pub async fn assignment_of(
@@ -286,7 +287,7 @@ impl Store {
             .bind(unit.get())
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(assignment_from_row).transpose()?)
+        row.as_ref().map(assignment_from_row).transpose()
     }
 
     /// A unit's own assignments of live directives, newest directive first, after the
@@ -345,10 +346,9 @@ impl Store {
             .bind(directive)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .map(guidance_from_row)
-            .collect::<Result<_, sqlx::Error>>()?)
+            .collect::<Result<_, StoreError>>()
     }
 
     /// Per day and change `(day, from, to, count)` of a directive's assignments inside
@@ -372,18 +372,14 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let from: i32 = row.try_get(1)?;
-                let to: i32 = row.try_get(2)?;
-                let count: i64 = row.try_get(3)?;
                 Ok((
-                    row.try_get(0)?,
-                    u8::try_from(from).map_err(|_| corrupt("state"))?,
-                    u8::try_from(to).map_err(|_| corrupt("state"))?,
-                    count as u64,
+                    row.text(0)?,
+                    u8::try_from(row.small(1)?).map_err(|_| corrupt("state"))?,
+                    u8::try_from(row.small(2)?).map_err(|_| corrupt("state"))?,
+                    row.int(3)? as u64,
                 ))
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+            .collect()
     }
 
     /// Changes after `after_seq`, in order.
@@ -424,19 +420,17 @@ pub(crate) const EVENT_COLUMNS: &str = "at, actor, CAST(from_state AS INTEGER), 
 
 /// A history entry read from the row's columns starting at `first`.
 pub(crate) fn event_from_row(
-    row: &AnyRow,
+    row: &(impl Cells + ?Sized),
     first: usize,
-) -> Result<AssignmentEventRow, sqlx::Error> {
+) -> Result<AssignmentEventRow, StoreError> {
     let at = |column: usize| first + column;
-    let from: i32 = row.try_get(at(2))?;
-    let to: i32 = row.try_get(at(3))?;
     Ok(AssignmentEventRow {
-        at: row.try_get(at(0))?,
-        actor: row.try_get(at(1))?,
-        from_state: u8::try_from(from).map_err(|_| corrupt("state"))?,
-        to_state: u8::try_from(to).map_err(|_| corrupt("state"))?,
-        note: row.try_get(at(4))?,
-        metric_value: row.try_get(at(5))?,
+        at: row.text(at(0))?,
+        actor: row.text(at(1))?,
+        from_state: u8::try_from(row.small(at(2))?).map_err(|_| corrupt("state"))?,
+        to_state: u8::try_from(row.small(at(3))?).map_err(|_| corrupt("state"))?,
+        note: row.text(at(4))?,
+        metric_value: row.real_opt(at(5))?,
     })
 }
 
@@ -444,15 +438,15 @@ pub(crate) const GUIDANCE_COLUMNS: &str =
     "g.id, g.directive_id, g.unit_id, g.text, g.actor, g.created_at, u.name";
 pub(crate) const GUIDANCE_FROM: &str = "guidance g JOIN units u ON u.id = g.unit_id";
 
-pub(crate) fn guidance_from_row(row: &AnyRow) -> Result<GuidanceRow, sqlx::Error> {
+pub(crate) fn guidance_from_row(row: &(impl Cells + ?Sized)) -> Result<GuidanceRow, StoreError> {
     Ok(GuidanceRow {
-        id: row.try_get(0)?,
-        directive: row.try_get(1)?,
-        unit: unit_id(row.try_get(2)?, "unit")?,
-        text: row.try_get(3)?,
-        actor: row.try_get(4)?,
-        created_at: row.try_get(5)?,
-        unit_name: row.try_get(6)?,
+        id: row.int(0)?,
+        directive: row.int(1)?,
+        unit: unit_id(row.int(2)?, "unit")?,
+        text: row.text(3)?,
+        actor: row.text(4)?,
+        created_at: row.text(5)?,
+        unit_name: row.text(6)?,
     })
 }
 
@@ -467,10 +461,9 @@ async fn fetch_events(
         .bind(assignment)
         .fetch_all(&mut *connection)
         .await?;
-    Ok(rows
-        .iter()
+    rows.iter()
         .map(|row| event_from_row(row, 0))
-        .collect::<Result<_, sqlx::Error>>()?)
+        .collect::<Result<_, StoreError>>()
 }
 
 impl WriteTx {
@@ -488,7 +481,7 @@ impl WriteTx {
             .bind(id)
             .fetch_optional(&mut *self.tx)
             .await?;
-        Ok(row.as_ref().map(directive_from_row).transpose()?)
+        row.as_ref().map(directive_from_row).transpose()
     }
 
     pub async fn insert_directive(
@@ -655,38 +648,46 @@ impl WriteTx {
         changes: &[(&str, &str)],
         at: &str,
     ) -> Result<(), StoreError> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let rows: Vec<serde_json::Value> = changes
-            .iter()
-            .enumerate()
-            .map(|(index, (kind, payload))| {
-                serde_json::json!({"n": index + 1, "at": at, "kind": kind, "payload": payload})
-            })
-            .collect();
-        // Numbered on from the last change in the statement itself: under the write lock
-        // nothing else appends meanwhile, and no round trip is spent reading the last one.
-        let sql = format!(
-            "INSERT INTO changes (seq, at, kind, payload) \
-             SELECT (SELECT COALESCE(MAX(seq), 0) FROM changes) + c.n, c.at, c.kind, c.payload \
-             FROM {}",
-            crate::json_rows(
-                self.backend,
-                "$1",
-                "c",
-                &[
-                    ("n", "BIGINT"),
-                    ("at", "TEXT"),
-                    ("kind", "TEXT"),
-                    ("payload", "TEXT")
-                ],
-            )
-        );
-        sqlx::query(&sql)
-            .bind(serde_json::Value::from(rows).to_string())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        append_changes(&mut self.tx, self.backend, changes, at).await
     }
+}
+
+pub(crate) async fn append_changes(
+    statements: &mut impl Statements,
+    backend: Backend,
+    changes: &[(&str, &str)],
+    at: &str,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = changes
+        .iter()
+        .enumerate()
+        .map(|(index, (kind, payload))| {
+            serde_json::json!({"n": index + 1, "at": at, "kind": kind, "payload": payload})
+        })
+        .collect();
+    // Numbered on from the last change in the statement itself: under the write lock
+    // nothing else appends meanwhile, and no round trip is spent reading the last one.
+    let sql = format!(
+        "INSERT INTO changes (seq, at, kind, payload) \
+         SELECT (SELECT COALESCE(MAX(seq), 0) FROM changes) + c.n, c.at, c.kind, c.payload \
+         FROM {}",
+        crate::json_rows(
+            backend,
+            "$1",
+            "c",
+            &[
+                ("n", "BIGINT"),
+                ("at", "TEXT"),
+                ("kind", "TEXT"),
+                ("payload", "TEXT")
+            ],
+        )
+    );
+    statements
+        .execute(&sql, vec![serde_json::Value::from(rows).to_string().into()])
+        .await?;
+    Ok(())
 }

@@ -23,6 +23,12 @@ pub enum StoreError {
     Duplicate(Constraint),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// An error of the batch writer's own SQLite connection.
+    #[error("database error: {0}")]
+    Sqlite(#[source] rusqlite::Error),
+    /// Stored data that cannot be what the schema allows.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -45,21 +51,29 @@ impl fmt::Display for Constraint {
     }
 }
 
+impl Constraint {
+    /// The rule a database's message about a unique violation names: PostgreSQL names
+    /// the index, SQLite the columns.
+    pub(crate) fn named(message: &str) -> Self {
+        if message.contains("units_code") || message.contains("units.code") {
+            Constraint::UnitCode
+        } else if message.contains("idempotency_keys") {
+            Constraint::IdempotencyKey
+        } else {
+            Constraint::Other
+        }
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error {
             if db.is_unique_violation() {
-                // PostgreSQL names the index; SQLite names the columns.
-                let message = db.message();
-                let constraint = db.constraint().unwrap_or(message);
-                let which = if constraint.contains("units_code") || message.contains("units.code") {
-                    Constraint::UnitCode
-                } else if constraint.contains("idempotency_keys") {
-                    Constraint::IdempotencyKey
-                } else {
-                    Constraint::Other
-                };
-                return StoreError::Duplicate(which);
+                let named = db.constraint().map(Constraint::named);
+                return StoreError::Duplicate(match named {
+                    Some(Constraint::Other) | None => Constraint::named(db.message()),
+                    Some(constraint) => constraint,
+                });
             }
         }
         StoreError::Database(error)

@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use crate::exec::{Param, Statements};
 use crate::{Store, StoreError, WriteTx};
 
 /// The response a write gave the first time its key was used.
@@ -43,19 +44,7 @@ impl WriteTx {
         &mut self,
         keys: &[&str],
     ) -> Result<Vec<String>, StoreError> {
-        let mut used = Vec::new();
-        for chunk in keys.chunks(100) {
-            let sql = format!(
-                "SELECT key FROM idempotency_keys WHERE key IN ({})",
-                crate::numbered(0, chunk.len())
-            );
-            let mut query = sqlx::query_scalar::<_, String>(&sql);
-            for key in chunk {
-                query = query.bind(*key);
-            }
-            used.extend(query.fetch_all(&mut *self.tx).await?);
-        }
-        Ok(used)
+        used_keys(&mut self.tx, keys).await
     }
 
     /// Records the response in the write's own transaction: the write and its key are
@@ -66,16 +55,42 @@ impl WriteTx {
         key: &str,
         response: &StoredResponse,
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        save_response(&mut self.tx, key, response).await
+    }
+}
+
+pub(crate) async fn used_keys(
+    statements: &mut impl Statements,
+    keys: &[&str],
+) -> Result<Vec<String>, StoreError> {
+    let mut used = Vec::new();
+    for chunk in keys.chunks(100) {
+        let sql = format!(
+            "SELECT key FROM idempotency_keys WHERE key IN ({})",
+            crate::numbered(0, chunk.len())
+        );
+        let params = chunk.iter().map(|key| Param::from(*key)).collect();
+        used.extend(statements.fetch(&sql, params, |row| row.text(0)).await?);
+    }
+    Ok(used)
+}
+
+pub(crate) async fn save_response(
+    statements: &mut impl Statements,
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), StoreError> {
+    statements
+        .execute(
             "INSERT INTO idempotency_keys (key, fingerprint, status, body, created_at)
              VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP)",
+            vec![
+                key.into(),
+                response.fingerprint.as_str().into(),
+                Param::Small(i32::from(response.status)),
+                response.body.as_str().into(),
+            ],
         )
-        .bind(key)
-        .bind(response.fingerprint.as_str())
-        .bind(i32::from(response.status))
-        .bind(response.body.as_str())
-        .execute(&mut *self.tx)
         .await?;
-        Ok(())
-    }
+    Ok(())
 }

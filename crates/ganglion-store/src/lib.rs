@@ -4,13 +4,18 @@
 //! Only this crate speaks SQL. Both backends are reached through sqlx's `Any` driver
 //! and share one SQL dialect (`$n` placeholders work on both); where they really differ
 //! — migrations, durability settings, how a write transaction starts — the difference
-//! is written once, here, keyed on [`Backend`].
+//! is written once, here, keyed on [`Backend`]. The one exception is the writer of
+//! transition batches on SQLite, which runs the same statements on a connection of its
+//! own (see [`BatchWriter`]).
 
 mod audit;
 mod backup;
 mod baseline;
+mod batch;
+mod direct;
 mod directives;
 mod error;
+mod exec;
 mod idempotency;
 mod moves;
 mod open;
@@ -21,6 +26,7 @@ use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
 pub use audit::{AuditDraft, AuditFilter};
+pub use batch::{BatchTx, BatchWriter};
 pub use directives::{
     AssignmentEventRow, AssignmentRow, ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow,
     TargetFilter,
@@ -110,6 +116,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, on SQLite.
+    sqlite_path: Option<std::sync::Arc<std::path::PathBuf>>,
 }
 
 /// A read-only transaction: every read in it sees the same moment of the store, so a

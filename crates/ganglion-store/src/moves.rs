@@ -5,16 +5,14 @@
 
 use std::collections::HashMap;
 
-use serde_json::json;
-use sqlx::Row;
-
+use crate::batch::with_statements;
 use crate::directives::{
     assignment_from_row, directive_from_row_at, event_from_row, guidance_from_row,
     ASSIGNMENT_COLUMNS_OF_A, DIRECTIVE_COLUMNS, EVENT_COLUMNS, GUIDANCE_COLUMNS, GUIDANCE_FROM,
 };
+use crate::exec::{Columns, Param, RowWrite, Statements};
 use crate::{
-    json_ids, json_rows, AssignmentEventRow, AssignmentRow, DirectiveRow, GuidanceRow, StoreError,
-    WriteTx,
+    json_ids, AssignmentEventRow, AssignmentRow, BatchTx, DirectiveRow, GuidanceRow, StoreError,
 };
 
 /// One move of an assignment, as its history records it.
@@ -30,11 +28,31 @@ pub struct AssignmentMove<'a> {
     pub at: &'a str,
 }
 
-fn id_list(ids: &[i64]) -> String {
-    serde_json::Value::from(ids).to_string()
+/// A history entry's columns, as written.
+const EVENT_TABLE: Columns<'static> = &[
+    ("assignment_id", "BIGINT"),
+    ("directive_id", "BIGINT"),
+    ("at", "TEXT"),
+    ("actor", "TEXT"),
+    ("from_state", "INTEGER"),
+    ("to_state", "INTEGER"),
+    ("note", "TEXT"),
+    ("metric_value", "DOUBLE PRECISION"),
+];
+
+/// Where an assignment stands, keyed by its id.
+const ASSIGNMENT_STATE: Columns<'static> = &[
+    ("id", "BIGINT"),
+    ("state", "INTEGER"),
+    ("metric_value", "DOUBLE PRECISION"),
+    ("updated_at", "TEXT"),
+];
+
+fn id_list(ids: &[i64]) -> Vec<Param> {
+    vec![serde_json::Value::from(ids).to_string().into()]
 }
 
-impl WriteTx {
+impl BatchTx<'_> {
     /// The assignments with these ids, and their directives, as this write sees them.
     #[allow(clippy::type_complexity)]
     pub async fn assignments_with_directives(
@@ -46,27 +64,26 @@ impl WriteTx {
             .map(|column| format!("d.{column}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!(
-            "SELECT {ASSIGNMENT_COLUMNS_OF_A}, {directive_columns} FROM assignments a \
-             JOIN directives d ON d.id = a.directive_id WHERE a.id IN ({})",
-            json_ids(self.backend, "$1")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id_list(ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        let mut assignments = HashMap::with_capacity(rows.len());
         let mut directives = HashMap::new();
-        for row in &rows {
-            let assignment = assignment_from_row(row)?;
-            if !directives.contains_key(&assignment.directive) {
-                // The directive's columns follow the assignment's six.
-                let directive = directive_from_row_at(row, 6)?;
-                directives.insert(directive.id, directive);
-            }
-            assignments.insert(assignment.id, assignment);
-        }
-        Ok((assignments, directives))
+        let assignments = with_statements!(self, |statements, backend| {
+            let sql = format!(
+                "SELECT {ASSIGNMENT_COLUMNS_OF_A}, {directive_columns} FROM assignments a \
+                 JOIN directives d ON d.id = a.directive_id WHERE a.id IN ({})",
+                json_ids(backend, "$1")
+            );
+            statements
+                .fetch(&sql, id_list(ids), |row| {
+                    let assignment = assignment_from_row(row)?;
+                    if !directives.contains_key(&assignment.directive) {
+                        // The directive's columns follow the assignment's six.
+                        let directive = directive_from_row_at(row, 6)?;
+                        directives.insert(directive.id, directive);
+                    }
+                    Ok((assignment.id, assignment))
+                })
+                .await?
+        });
+        Ok((assignments.into_iter().collect(), directives))
     }
 
     /// Writes the moves in the order given: each one's history entry, and each
@@ -78,81 +95,55 @@ impl WriteTx {
         if moves.is_empty() {
             return Ok(());
         }
-        let events: Vec<serde_json::Value> = moves
+        let events = moves
             .iter()
             .map(|step| {
-                json!({
-                    "assignment_id": step.assignment,
-                    "directive_id": step.directive,
-                    "at": step.at,
-                    "actor": step.actor,
-                    "from_state": step.from_state,
-                    "to_state": step.to_state,
-                    "note": step.note,
-                    "metric_value": step.metric_value,
-                })
+                vec![
+                    step.assignment.into(),
+                    step.directive.into(),
+                    step.at.into(),
+                    step.actor.into(),
+                    step.from_state.into(),
+                    step.to_state.into(),
+                    step.note.into(),
+                    step.metric_value.into(),
+                ]
             })
             .collect();
-        let sql = format!(
-            "INSERT INTO assignment_events (assignment_id, directive_id, at, actor, from_state, \
-             to_state, note, metric_value) SELECT m.assignment_id, m.directive_id, m.at, \
-             m.actor, m.from_state, m.to_state, m.note, m.metric_value FROM {}",
-            json_rows(
-                self.backend,
-                "$1",
-                "m",
-                &[
-                    ("assignment_id", "BIGINT"),
-                    ("directive_id", "BIGINT"),
-                    ("at", "TEXT"),
-                    ("actor", "TEXT"),
-                    ("from_state", "INTEGER"),
-                    ("to_state", "INTEGER"),
-                    ("note", "TEXT"),
-                    ("metric_value", "DOUBLE PRECISION"),
-                ],
-            )
-        );
-        sqlx::query(&sql)
-            .bind(serde_json::Value::from(events).to_string())
-            .execute(&mut *self.tx)
-            .await?;
         // Only the last move of an assignment decides where it stands.
         let mut last: HashMap<i64, &AssignmentMove<'_>> = HashMap::with_capacity(moves.len());
         for step in moves {
             last.insert(step.assignment, step);
         }
-        let finals: Vec<serde_json::Value> = last
+        let finals = last
             .into_values()
             .map(|step| {
-                json!({
-                    "id": step.assignment,
-                    "state": step.to_state,
-                    "metric_value": step.metric_value,
-                    "at": step.at,
-                })
+                vec![
+                    step.assignment.into(),
+                    step.to_state.into(),
+                    step.metric_value.into(),
+                    step.at.into(),
+                ]
             })
             .collect();
-        let sql = format!(
-            "UPDATE assignments SET state = m.state, metric_value = m.metric_value, \
-             updated_at = m.at FROM {} WHERE assignments.id = m.id",
-            json_rows(
-                self.backend,
-                "$1",
-                "m",
-                &[
-                    ("id", "BIGINT"),
-                    ("state", "INTEGER"),
-                    ("metric_value", "DOUBLE PRECISION"),
-                    ("at", "TEXT"),
-                ],
-            )
-        );
-        sqlx::query(&sql)
-            .bind(serde_json::Value::from(finals).to_string())
-            .execute(&mut *self.tx)
-            .await?;
-        Ok(())
+        with_statements!(self, |statements, backend| {
+            statements
+                .write_rows(
+                    backend,
+                    RowWrite::Insert("assignment_events"),
+                    EVENT_TABLE,
+                    events,
+                )
+                .await?;
+            statements
+                .write_rows(
+                    backend,
+                    RowWrite::Update("assignments"),
+                    ASSIGNMENT_STATE,
+                    finals,
+                )
+                .await
+        })
     }
 
     /// The histories of these assignments, each oldest first.
@@ -160,23 +151,23 @@ impl WriteTx {
         &mut self,
         ids: &[i64],
     ) -> Result<HashMap<i64, Vec<AssignmentEventRow>>, StoreError> {
-        let sql = format!(
-            "SELECT assignment_id, {EVENT_COLUMNS} FROM assignment_events \
-             WHERE assignment_id IN ({}) ORDER BY id",
-            json_ids(self.backend, "$1")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id_list(ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
         let mut found: HashMap<i64, Vec<AssignmentEventRow>> = HashMap::with_capacity(ids.len());
-        for row in &rows {
-            let assignment: i64 = row.try_get(0)?;
-            found
-                .entry(assignment)
-                .or_default()
-                .push(event_from_row(row, 1)?);
-        }
+        with_statements!(self, |statements, backend| {
+            let sql = format!(
+                "SELECT assignment_id, {EVENT_COLUMNS} FROM assignment_events \
+                 WHERE assignment_id IN ({}) ORDER BY id",
+                json_ids(backend, "$1")
+            );
+            statements
+                .fetch(&sql, id_list(ids), |row| {
+                    found
+                        .entry(row.int(0)?)
+                        .or_default()
+                        .push(event_from_row(row, 1)?);
+                    Ok(())
+                })
+                .await?
+        });
         Ok(found)
     }
 
@@ -185,18 +176,15 @@ impl WriteTx {
         &mut self,
         ids: &[i64],
     ) -> Result<Vec<GuidanceRow>, StoreError> {
-        let sql = format!(
-            "SELECT {GUIDANCE_COLUMNS} FROM {GUIDANCE_FROM} WHERE g.directive_id IN ({}) \
-             ORDER BY g.id",
-            json_ids(self.backend, "$1")
-        );
-        let rows = sqlx::query(&sql)
-            .bind(id_list(ids))
-            .fetch_all(&mut *self.tx)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(guidance_from_row)
-            .collect::<Result<_, sqlx::Error>>()?)
+        with_statements!(self, |statements, backend| {
+            let sql = format!(
+                "SELECT {GUIDANCE_COLUMNS} FROM {GUIDANCE_FROM} WHERE g.directive_id IN ({}) \
+                 ORDER BY g.id",
+                json_ids(backend, "$1")
+            );
+            statements
+                .fetch(&sql, id_list(ids), |row| guidance_from_row(row))
+                .await
+        })
     }
 }

@@ -39,6 +39,12 @@ impl Store {
     pub async fn open(url: &str, mode: OpenMode) -> Result<Self, StoreError> {
         install_default_drivers();
         let (backend, connect_url) = classify(url, mode)?;
+        let sqlite_path = (backend == Backend::Sqlite).then(|| {
+            let path = url.strip_prefix("sqlite:").unwrap_or_default();
+            std::sync::Arc::new(std::path::PathBuf::from(
+                path.strip_prefix("//").unwrap_or(path),
+            ))
+        });
         let unreachable = |error: sqlx::Error| StoreError::Unreachable {
             url: redact_url(url),
             reason: error.to_string(),
@@ -78,7 +84,11 @@ impl Store {
             Backend::Postgres => options,
         };
         let pool = options.connect(&connect_url).await.map_err(unreachable)?;
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            sqlite_path,
+        };
         store.check_durability().await?;
         if mode == OpenMode::Existing && !store.is_initialized().await? {
             return Err(StoreError::NotInitialized(format!(

@@ -195,132 +195,215 @@ async fn codes_are_unique_and_a_failed_transaction_leaves_nothing() {
     }
 }
 
-#[tokio::test]
-async fn an_idempotency_key_is_stored_once() {
-    for backend in backends() {
-        let database = TestDatabase::new(backend);
-        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
-        let response = ganglion_store::StoredResponse {
-            fingerprint: "f".into(),
-            status: 201,
-            body: "{\"id\":\"1\"}".into(),
-        };
-        let mut tx = store.write().await.unwrap();
-        tx.save_idempotent_response("k", &response).await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(
-            store.idempotent_response("k").await.unwrap(),
-            Some(response.clone())
-        );
-        let mut tx = store.write().await.unwrap();
-        let error = tx
-            .save_idempotent_response("k", &response)
+/// How a batch of transitions may be written: on a pooled transaction, or by the batch
+/// writer (on SQLite a connection of its own). Both are held to the same contract.
+#[derive(Debug, Clone, Copy)]
+enum BatchWay {
+    Pooled,
+    Writer,
+}
+
+/// A store with two units and a directive conveyed to both (assignments 1 and 2).
+async fn store_with_two_assignments(database: &TestDatabase) -> (Store, i64) {
+    let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+    let top = new_unit(1, None, "TOP");
+    let child = new_unit(2, Some((&top, 0)), "A");
+    let mut tx = store.write().await.unwrap();
+    tx.insert_units(&[top.clone(), child]).await.unwrap();
+    let directive = tx
+        .insert_directive(
+            &ganglion_store::DirectiveDraft {
+                issuer: id(1),
+                parent: None,
+                title: "Sow",
+                body: "",
+                due: "2099-01-01",
+                target_under: id(1),
+                target_kinds: "",
+                target_tags: "",
+                metric_name: Some("ha"),
+                metric_unit: None,
+                metric_target: Some(10.0),
+            },
+            "2026-01-01T00:00:00Z",
+        )
+        .await
+        .unwrap();
+    let target = ganglion_store::TargetFilter {
+        range: top.subtree_range(),
+        kinds: &[],
+        tags: &[],
+    };
+    assert_eq!(
+        tx.convey(directive, &target, "2026-01-01T00:00:00Z")
             .await
-            .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                StoreError::Duplicate(ganglion_store::Constraint::IdempotencyKey)
-            ),
-            "{error}"
-        );
-        store.close().await;
+            .unwrap(),
+        2
+    );
+    tx.append_audit(draft("before")).await.unwrap();
+    tx.commit().await.unwrap();
+    (store, directive)
+}
+
+fn step(
+    directive: i64,
+    assignment: i64,
+    from_state: u8,
+    to_state: u8,
+    metric_value: Option<f64>,
+) -> ganglion_store::AssignmentMove<'static> {
+    ganglion_store::AssignmentMove {
+        assignment,
+        directive,
+        from_state,
+        to_state,
+        metric_value,
+        note: "it's \"done\"; really",
+        actor: "account:1",
+        at: "2026-01-02T00:00:00Z",
     }
 }
 
 /// A batch of moves, some of one assignment, is written in order: every move in the
 /// history, the last one deciding where each assignment stands; the batch's audit
-/// entries chain on from the trail as it was.
+/// entries chain on from the trail as it was, and its change follows the last one.
 #[tokio::test]
 async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
     for backend in backends() {
-        let database = TestDatabase::new(backend);
-        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
-        let top = new_unit(1, None, "TOP");
-        let child = new_unit(2, Some((&top, 0)), "A");
-        let mut tx = store.write().await.unwrap();
-        tx.insert_units(&[top.clone(), child]).await.unwrap();
-        let directive = tx
-            .insert_directive(
-                &ganglion_store::DirectiveDraft {
-                    issuer: id(1),
-                    parent: None,
-                    title: "Sow",
-                    body: "",
-                    due: "2099-01-01",
-                    target_under: id(1),
-                    target_kinds: "",
-                    target_tags: "",
-                    metric_name: Some("ha"),
-                    metric_unit: None,
-                    metric_target: Some(10.0),
-                },
-                "2026-01-01T00:00:00Z",
-            )
+        for way in [BatchWay::Pooled, BatchWay::Writer] {
+            let database = TestDatabase::new(backend);
+            let (store, directive) = store_with_two_assignments(&database).await;
+            let mut tx = store.write().await.unwrap();
+            tx.append_change("units", "{}", "2026-01-01T00:00:00Z")
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let mut writer = store.batch_writer();
+            let mut tx = match way {
+                BatchWay::Pooled => store.write_batch().await.unwrap(),
+                BatchWay::Writer => writer.begin().await.unwrap(),
+            };
+            let (assignments, directives) =
+                tx.assignments_with_directives(&[1, 2, 99]).await.unwrap();
+            assert_eq!(assignments.len(), 2, "an unknown id is simply absent");
+            assert_eq!(directives[&directive].metric_name.as_deref(), Some("ha"));
+            assert_eq!(directives[&directive].metric_target, Some(10.0));
+            tx.move_assignments(&[
+                step(directive, 1, 0, 1, None),
+                step(directive, 2, 0, 1, None),
+                step(directive, 1, 1, 2, Some(7.5)),
+                step(directive, 1, 2, 3, None),
+            ])
             .await
             .unwrap();
-        let target = ganglion_store::TargetFilter {
-            range: top.subtree_range(),
-            kinds: &[],
-            tags: &[],
-        };
-        assert_eq!(
-            tx.convey(directive, &target, "2026-01-01T00:00:00Z")
+            let drafts = (0..3).map(|n| draft(&format!("batch {n}"))).collect();
+            tx.append_audits(drafts).await.unwrap();
+            tx.append_change("assignments", "{\"moves\":[]}", "2026-01-02T00:00:00Z")
                 .await
-                .unwrap(),
-            2
-        );
-        tx.append_audit(draft("before")).await.unwrap();
-        tx.commit().await.unwrap();
+                .unwrap();
+            let histories = tx.events_of_assignments(&[1, 2]).await.unwrap();
+            tx.commit().await.unwrap();
 
-        let mut tx = store.write().await.unwrap();
-        let (assignments, directives) = tx.assignments_with_directives(&[1, 2, 99]).await.unwrap();
-        assert_eq!(assignments.len(), 2, "an unknown id is simply absent");
-        assert_eq!(directives[&directive].metric_name.as_deref(), Some("ha"));
-        let step = |assignment: i64, from_state: u8, to_state: u8, metric_value: Option<f64>| {
-            ganglion_store::AssignmentMove {
-                assignment,
-                directive,
-                from_state,
-                to_state,
-                metric_value,
-                note: "it's \"done\"; really",
-                actor: "account:1",
-                at: "2026-01-02T00:00:00Z",
+            let first: Vec<(u8, u8, Option<f64>)> = histories[&1]
+                .iter()
+                .map(|e| (e.from_state, e.to_state, e.metric_value))
+                .collect();
+            assert_eq!(
+                first,
+                vec![(0, 1, None), (1, 2, Some(7.5)), (2, 3, None)],
+                "{backend:?} {way:?}"
+            );
+            assert_eq!(histories[&1][0].note, "it's \"done\"; really");
+            assert_eq!(histories[&2].len(), 1);
+            let now = store.assignment(1).await.unwrap().unwrap();
+            assert_eq!(
+                (now.state, now.metric_value),
+                (3, None),
+                "the last move decides"
+            );
+            assert_eq!(store.assignment(2).await.unwrap().unwrap().state, 1);
+            let trail = store.audit_entries(0, 100).await.unwrap();
+            let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(actions, ["before", "batch 0", "batch 1", "batch 2"]);
+            assert_eq!(ganglion_core::audit::verify_chain(&trail), Ok(4));
+            let changes = store.changes_after(0, 10).await.unwrap();
+            let feed: Vec<(i64, &str)> = changes.iter().map(|c| (c.seq, c.kind.as_str())).collect();
+            assert_eq!(
+                feed,
+                [(1, "units"), (2, "assignments")],
+                "{backend:?} {way:?}"
+            );
+            drop(writer);
+            store.close().await;
+        }
+    }
+}
+
+/// A batch dropped before its commit leaves nothing behind, and the writer goes on to
+/// the next batch; a key already stored is found, and storing it twice is refused as
+/// the same duplicate whichever way the batch is written.
+#[tokio::test]
+async fn a_batch_rolls_back_whole_and_refuses_a_stored_key() {
+    for backend in backends() {
+        for way in [BatchWay::Pooled, BatchWay::Writer] {
+            let database = TestDatabase::new(backend);
+            let (store, directive) = store_with_two_assignments(&database).await;
+            let mut writer = store.batch_writer();
+            let response = ganglion_store::StoredResponse {
+                fingerprint: "f".into(),
+                status: 200,
+                body: "{}".into(),
+            };
+            {
+                let mut tx = match way {
+                    BatchWay::Pooled => store.write_batch().await.unwrap(),
+                    BatchWay::Writer => writer.begin().await.unwrap(),
+                };
+                tx.move_assignments(&[step(directive, 1, 0, 1, None)])
+                    .await
+                    .unwrap();
+                tx.append_audits(vec![draft("lost")]).await.unwrap();
+                tx.save_idempotent_response("k", &response).await.unwrap();
             }
-        };
-        tx.move_assignments(&[
-            step(1, 0, 1, None),
-            step(2, 0, 1, None),
-            step(1, 1, 2, Some(7.5)),
-            step(1, 2, 3, None),
-        ])
-        .await
-        .unwrap();
-        let drafts = (0..3).map(|n| draft(&format!("batch {n}"))).collect();
-        tx.append_audits(drafts).await.unwrap();
-        let histories = tx.events_of_assignments(&[1, 2]).await.unwrap();
-        tx.commit().await.unwrap();
+            assert_eq!(store.assignment(1).await.unwrap().unwrap().state, 0);
+            assert!(store.assignment_events(1).await.unwrap().is_empty());
+            assert_eq!(store.audit_entries(0, 100).await.unwrap().len(), 1);
+            assert_eq!(store.idempotent_response("k").await.unwrap(), None);
 
-        let first: Vec<(u8, u8, Option<f64>)> = histories[&1]
-            .iter()
-            .map(|e| (e.from_state, e.to_state, e.metric_value))
-            .collect();
-        assert_eq!(first, vec![(0, 1, None), (1, 2, Some(7.5)), (2, 3, None)]);
-        assert_eq!(histories[&1][0].note, "it's \"done\"; really");
-        assert_eq!(histories[&2].len(), 1);
-        let now = store.assignment(1).await.unwrap().unwrap();
-        assert_eq!(
-            (now.state, now.metric_value),
-            (3, None),
-            "the last move decides"
-        );
-        assert_eq!(store.assignment(2).await.unwrap().unwrap().state, 1);
-        let trail = store.audit_entries(0, 100).await.unwrap();
-        let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
-        assert_eq!(actions, ["before", "batch 0", "batch 1", "batch 2"]);
-        assert_eq!(ganglion_core::audit::verify_chain(&trail), Ok(4));
-        store.close().await;
+            let mut tx = match way {
+                BatchWay::Pooled => store.write_batch().await.unwrap(),
+                BatchWay::Writer => writer.begin().await.unwrap(),
+            };
+            assert!(tx.used_idempotency_keys(&["k"]).await.unwrap().is_empty());
+            tx.save_idempotent_response("k", &response).await.unwrap();
+            tx.commit().await.unwrap();
+            let mut tx = match way {
+                BatchWay::Pooled => store.write_batch().await.unwrap(),
+                BatchWay::Writer => writer.begin().await.unwrap(),
+            };
+            assert_eq!(
+                tx.used_idempotency_keys(&["k", "other"]).await.unwrap(),
+                ["k"]
+            );
+            let error = tx
+                .save_idempotent_response("k", &response)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    StoreError::Duplicate(ganglion_store::Constraint::IdempotencyKey)
+                ),
+                "{backend:?} {way:?}: {error}"
+            );
+            drop(tx);
+            assert_eq!(
+                store.idempotent_response("k").await.unwrap(),
+                Some(response)
+            );
+            drop(writer);
+            store.close().await;
+        }
     }
 }
 

@@ -1,0 +1,142 @@
+//! The write of a batch of assignment transitions. It sends only the statements such a
+//! batch needs (see `moves.rs`), each written once against [`Statements`] and run on
+//! the pool's transaction or, on SQLite, on the batch writer's own connection.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::direct::{DirectSqlite, DirectTx};
+use crate::{AuditDraft, Store, StoreError, StoredResponse, WriteTx};
+
+/// Writes batches one after another. On SQLite it owns a connection and runs each
+/// statement in place, blocking its thread (see `direct.rs`): run it where blocking is
+/// allowed, as [`BatchWriter::blocks`] says. On PostgreSQL it takes a pooled transaction
+/// like any write.
+pub struct BatchWriter {
+    store: Store,
+    sqlite: Option<Arc<PathBuf>>,
+    /// Opened with the first batch.
+    direct: Option<DirectSqlite>,
+}
+
+/// One batch's transaction. Dropping it without [`BatchTx::commit`] rolls it back.
+pub struct BatchTx<'w> {
+    pub(crate) connection: BatchConnection<'w>,
+}
+
+pub(crate) enum BatchConnection<'w> {
+    Pooled(WriteTx),
+    Direct(DirectTx<'w>),
+}
+
+/// Runs `$body` with `$statements` bound to the batch's connection and `$backend` to
+/// its dialect.
+macro_rules! with_statements {
+    ($batch:expr, |$statements:ident, $backend:ident| $body:expr) => {
+        match &mut $batch.connection {
+            $crate::batch::BatchConnection::Pooled(write) => {
+                let $backend = write.backend;
+                let $statements = &mut write.tx;
+                $body
+            }
+            $crate::batch::BatchConnection::Direct(direct) => {
+                let $backend = $crate::Backend::Sqlite;
+                let $statements = direct;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_statements;
+
+impl Store {
+    /// The writer of transition batches for this store.
+    pub fn batch_writer(&self) -> BatchWriter {
+        BatchWriter {
+            store: self.clone(),
+            sqlite: self.sqlite_path.clone(),
+            direct: None,
+        }
+    }
+
+    /// A batch written on a pooled transaction, from any task.
+    pub async fn write_batch(&self) -> Result<BatchTx<'static>, StoreError> {
+        Ok(BatchTx {
+            connection: BatchConnection::Pooled(self.write().await?),
+        })
+    }
+}
+
+impl BatchWriter {
+    /// Whether [`BatchWriter::begin`] and the batch's statements block the thread.
+    pub fn blocks(&self) -> bool {
+        self.sqlite.is_some()
+    }
+
+    /// Starts a batch, holding the write lock as [`Store::write`] does.
+    pub async fn begin(&mut self) -> Result<BatchTx<'_>, StoreError> {
+        let Some(path) = &self.sqlite else {
+            return self.store.write_batch().await;
+        };
+        let direct = match &mut self.direct {
+            Some(direct) => direct,
+            closed => closed.insert(DirectSqlite::open(path)?),
+        };
+        Ok(BatchTx {
+            connection: BatchConnection::Direct(direct.begin()?),
+        })
+    }
+}
+
+impl BatchTx<'_> {
+    /// Makes the batch durable; on return, a crash loses nothing of it.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self.connection {
+            BatchConnection::Pooled(write) => write.commit().await,
+            BatchConnection::Direct(direct) => direct.commit(),
+        }
+    }
+
+    /// See [`WriteTx::used_idempotency_keys`].
+    pub async fn used_idempotency_keys(
+        &mut self,
+        keys: &[&str],
+    ) -> Result<Vec<String>, StoreError> {
+        with_statements!(self, |statements, _backend| {
+            crate::idempotency::used_keys(statements, keys).await
+        })
+    }
+
+    /// See [`WriteTx::save_idempotent_response`].
+    pub async fn save_idempotent_response(
+        &mut self,
+        key: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError> {
+        with_statements!(self, |statements, _backend| {
+            crate::idempotency::save_response(statements, key, response).await
+        })
+    }
+
+    /// See [`WriteTx::append_change`].
+    pub async fn append_change(
+        &mut self,
+        kind: &str,
+        payload: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        with_statements!(self, |statements, backend| {
+            crate::directives::append_changes(statements, backend, &[(kind, payload)], at).await
+        })
+    }
+
+    /// See [`WriteTx::append_audits`].
+    pub async fn append_audits(
+        &mut self,
+        drafts: Vec<AuditDraft>,
+    ) -> Result<Vec<ganglion_core::audit::AuditEntry>, StoreError> {
+        with_statements!(self, |statements, backend| {
+            crate::audit::append(statements, backend, drafts).await
+        })
+    }
+}

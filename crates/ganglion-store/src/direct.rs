@@ -49,7 +49,8 @@ impl DirectSqlite {
 
     /// Takes the write lock at once, as [`crate::Store::write`] does.
     pub(crate) fn begin(&mut self) -> Result<DirectTx<'_>, StoreError> {
-        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        // Prepared once, like every statement here, rather than parsed per batch.
+        self.connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
         Ok(DirectTx {
             connection: &mut self.connection,
             open: true,
@@ -65,7 +66,7 @@ pub(crate) struct DirectTx<'c> {
 
 impl DirectTx<'_> {
     pub(crate) fn commit(mut self) -> Result<(), StoreError> {
-        self.connection.execute_batch("COMMIT")?;
+        self.connection.prepare_cached("COMMIT")?.execute([])?;
         self.open = false;
         Ok(())
     }

@@ -50,7 +50,9 @@ impl DirectSqlite {
     /// Takes the write lock at once, as [`crate::Store::write`] does.
     pub(crate) fn begin(&mut self) -> Result<DirectTx<'_>, StoreError> {
         // Prepared once, like every statement here, rather than parsed per batch.
-        self.connection.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        self.connection
+            .prepare_cached("BEGIN IMMEDIATE")?
+            .execute([])?;
         Ok(DirectTx {
             connection: &mut self.connection,
             open: true,

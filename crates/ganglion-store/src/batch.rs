@@ -2,9 +2,6 @@
 //! batch needs (see `moves.rs`), each written once against [`Statements`] and run on
 //! the pool's transaction or, on SQLite, on the batch writer's own connection.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use crate::direct::{DirectSqlite, DirectTx};
 use crate::{AuditDraft, Store, StoreError, StoredResponse, WriteTx};
 
@@ -14,7 +11,6 @@ use crate::{AuditDraft, Store, StoreError, StoredResponse, WriteTx};
 /// like any write.
 pub struct BatchWriter {
     store: Store,
-    sqlite: Option<Arc<PathBuf>>,
     /// Opened with the first batch.
     direct: Option<DirectSqlite>,
 }
@@ -54,7 +50,6 @@ impl Store {
     pub fn batch_writer(&self) -> BatchWriter {
         BatchWriter {
             store: self.clone(),
-            sqlite: self.sqlite_path.clone(),
             direct: None,
         }
     }
@@ -70,12 +65,12 @@ impl Store {
 impl BatchWriter {
     /// Whether [`BatchWriter::begin`] and the batch's statements block the thread.
     pub fn blocks(&self) -> bool {
-        self.sqlite.is_some()
+        self.store.sqlite_path.is_some()
     }
 
     /// Starts a batch, holding the write lock as [`Store::write`] does.
     pub async fn begin(&mut self) -> Result<BatchTx<'_>, StoreError> {
-        let Some(path) = &self.sqlite else {
+        let Some(path) = &self.store.sqlite_path else {
             return self.store.write_batch().await;
         };
         let direct = match &mut self.direct {

@@ -9,7 +9,6 @@
 //! [`crate::BatchWriter`]).
 
 use std::path::Path;
-use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql};
@@ -29,21 +28,15 @@ impl DirectSqlite {
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(Duration::from_secs(10))?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.execute_batch(crate::open::SQLITE_SESSION)?;
+        // A larger page cache than the pool's: this one connection writes every batch.
         connection.pragma_update(None, "cache_size", -65536)?;
         connection.set_prepared_statement_cache_capacity(64);
         let journal: String =
             connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
         let synchronous: i64 =
             connection.pragma_query_value(None, "synchronous", |row| row.get(0))?;
-        if !journal.eq_ignore_ascii_case("wal") || synchronous < 2 {
-            return Err(StoreError::Unsafe(format!(
-                "the batch writer's SQLite connection has journal mode {journal:?} and \
-                 synchronous {synchronous}, not WAL and FULL"
-            )));
-        }
+        crate::open::check_sqlite_durability(&journal, synchronous)?;
         Ok(Self { connection })
     }
 

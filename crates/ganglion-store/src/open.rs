@@ -1,7 +1,7 @@
 //! Opening the store: the backend is picked once from the URL, the connection is checked
 //! for settings that could lose an acknowledged write, and the migrations are run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
@@ -38,13 +38,7 @@ impl Store {
     /// migrations, and refuses settings under which a committed write could be lost.
     pub async fn open(url: &str, mode: OpenMode) -> Result<Self, StoreError> {
         install_default_drivers();
-        let (backend, connect_url) = classify(url, mode)?;
-        let sqlite_path = (backend == Backend::Sqlite).then(|| {
-            let path = url.strip_prefix("sqlite:").unwrap_or_default();
-            std::sync::Arc::new(std::path::PathBuf::from(
-                path.strip_prefix("//").unwrap_or(path),
-            ))
-        });
+        let (backend, connect_url, sqlite_path) = classify(url, mode)?;
         let unreachable = |error: sqlx::Error| StoreError::Unreachable {
             url: redact_url(url),
             reason: error.to_string(),
@@ -71,13 +65,7 @@ impl Store {
         let options = match backend {
             Backend::Sqlite => options.after_connect(|connection, _| {
                 Box::pin(async move {
-                    // WAL with synchronous=FULL: a commit returns only once it is on disk.
-                    connection
-                        .execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
+                    connection.execute(SQLITE_SESSION).await?;
                     Ok(())
                 })
             }),
@@ -87,7 +75,7 @@ impl Store {
         let store = Store {
             pool,
             backend,
-            sqlite_path,
+            sqlite_path: sqlite_path.map(std::sync::Arc::new),
         };
         store.check_durability().await?;
         if mode == OpenMode::Existing && !store.is_initialized().await? {
@@ -125,19 +113,10 @@ impl Store {
                 let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
                     .fetch_one(&mut *connection)
                     .await?;
-                if !journal.eq_ignore_ascii_case("wal") {
-                    return Err(StoreError::Unsafe(format!(
-                        "SQLite could not switch to write-ahead logging (journal mode is {journal:?})"
-                    )));
-                }
                 let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
                     .fetch_one(&mut *connection)
                     .await?;
-                if synchronous < 2 {
-                    return Err(StoreError::Unsafe(format!(
-                        "SQLite synchronous is {synchronous}, not FULL"
-                    )));
-                }
+                check_sqlite_durability(&journal, synchronous)?;
             }
             Backend::Postgres => {
                 for (setting, safe) in [
@@ -165,8 +144,29 @@ impl Store {
     }
 }
 
-/// Picks the backend from the URL and checks what can be checked before connecting.
-fn classify(url: &str, mode: OpenMode) -> Result<(Backend, String), StoreError> {
+/// How every connection to a SQLite file is set up, the pool's and the batch writer's
+/// alike. WAL with synchronous=FULL: a commit returns only once it is on disk.
+pub(crate) const SQLITE_SESSION: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Refuses a SQLite connection on which a committed write could be lost.
+pub(crate) fn check_sqlite_durability(journal: &str, synchronous: i64) -> Result<(), StoreError> {
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unsafe(format!(
+            "SQLite could not switch to write-ahead logging (journal mode is {journal:?})"
+        )));
+    }
+    if synchronous < 2 {
+        return Err(StoreError::Unsafe(format!(
+            "SQLite synchronous is {synchronous}, not FULL"
+        )));
+    }
+    Ok(())
+}
+
+/// Picks the backend from the URL and checks what can be checked before connecting:
+/// the backend, the URL to connect to, and on SQLite the database file.
+fn classify(url: &str, mode: OpenMode) -> Result<(Backend, String, Option<PathBuf>), StoreError> {
     if let Some(rest) = url.strip_prefix("sqlite:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
         if path.is_empty()
@@ -203,7 +203,11 @@ fn classify(url: &str, mode: OpenMode) -> Result<(Backend, String), StoreError> 
             }
         }
         let open_mode = if exists { "rw" } else { "rwc" };
-        return Ok((Backend::Sqlite, format!("sqlite://{path}?mode={open_mode}")));
+        return Ok((
+            Backend::Sqlite,
+            format!("sqlite://{path}?mode={open_mode}"),
+            Some(file.to_path_buf()),
+        ));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         url::Url::parse(url).map_err(|error| {
@@ -212,7 +216,7 @@ fn classify(url: &str, mode: OpenMode) -> Result<(Backend, String), StoreError> 
                 redact_url(url)
             ))
         })?;
-        return Ok((Backend::Postgres, url.to_owned()));
+        return Ok((Backend::Postgres, url.to_owned(), None));
     }
     let scheme = url.split(':').next().unwrap_or_default();
     Err(StoreError::BadUrl(format!(
@@ -228,9 +232,9 @@ mod tests {
 
     #[test]
     fn urls_pick_a_backend_or_are_explained() {
-        let (backend, _) = classify("postgres://u:p@localhost/db", OpenMode::Existing).unwrap();
+        let (backend, _, _) = classify("postgres://u:p@localhost/db", OpenMode::Existing).unwrap();
         assert_eq!(backend, Backend::Postgres);
-        let (backend, url) = classify("sqlite://new.db", OpenMode::Create).unwrap();
+        let (backend, url, _) = classify("sqlite://new.db", OpenMode::Create).unwrap();
         assert_eq!(
             (backend, url.as_str()),
             (Backend::Sqlite, "sqlite://new.db?mode=rwc")

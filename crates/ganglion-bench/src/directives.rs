@@ -2,6 +2,7 @@
 //! roll-ups at the root and at a county, and assignment transitions through HTTP — each
 //! against the naive way on the same database in the same run.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,6 +12,11 @@ use ganglion_app::{
 use ganglion_core::UnitId;
 use ganglion_store::TargetFilter;
 use ganglion_testkit::{TestBackend, TestDatabase};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
 use serde_json::json;
 
 const PASSWORD: &str = "bench-password-long";
@@ -366,12 +372,11 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
         }
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let address = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(ganglion_web::serve(listener, app.clone(), async {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::new();
     // Signed in through the use case: over HTTP, 32 sign-ins from one address in a
     // minute would meet the per-address limit.
     let mut tokens = Vec::new();
@@ -390,38 +395,16 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
             .expect("a session");
         tokens.push(session.token);
     }
-    let base = Arc::new(base);
     eprintln!("transitions: {clients} clients reporting");
     let started = Instant::now();
     let mut tasks = Vec::new();
     for (assignments, token) in work.into_iter().zip(tokens) {
-        let (client, base) = (client.clone(), base.clone());
-        tasks.push(tokio::spawn(async move {
-            let reports: Vec<(i64, &str)> = assignments
-                .iter()
-                .flat_map(|assignment| STEPS.iter().map(|to| (*assignment, *to)))
-                .take(per_client)
-                .collect();
-            for (assignment, to) in reports {
-                let body = match to {
-                    "in_progress" => json!({"to": to, "note": "ploughing started"}),
-                    "done" => json!({"to": to, "metric_value": 42.5}),
-                    _ => json!({"to": to}),
-                };
-                let response = client
-                    .post(format!("{base}/api/v1/assignments/{assignment}/transition"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(
-                    response.status().is_success(),
-                    "{}",
-                    response.text().await.unwrap()
-                );
-            }
-        }));
+        let reports: Vec<Report> = assignments
+            .iter()
+            .flat_map(|assignment| STEPS.iter().map(|to| Report::new(*assignment, to)))
+            .take(per_client)
+            .collect();
+        tasks.push(tokio::spawn(report_over_http(address, token, reports)));
     }
     for task in tasks {
         task.await.unwrap();
@@ -458,4 +441,63 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
     let _ = stop.send(());
     let _ = server.await;
     app.close().await;
+}
+
+/// One report of the benchmark's load: the request's path and body, made before the
+/// clock starts, as a load generator prepares its requests.
+struct Report {
+    path: String,
+    body: Bytes,
+}
+
+impl Report {
+    fn new(assignment: i64, to: &str) -> Self {
+        let body = match to {
+            "in_progress" => json!({"to": to, "note": "ploughing started"}),
+            "done" => json!({"to": to, "metric_value": 42.5}),
+            _ => json!({"to": to}),
+        };
+        Self {
+            path: format!("/api/v1/assignments/{assignment}/transition"),
+            body: Bytes::from(body.to_string()),
+        }
+    }
+}
+
+/// One client: its own HTTP/1.1 connection, driven in the same task that sends the
+/// reports one after another, each after the answer to the one before. The client
+/// shares the machine with the server, so it does no more than a load generator.
+async fn report_over_http(address: SocketAddr, token: String, reports: Vec<Report>) {
+    let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let host = HeaderValue::from_str(&address.to_string()).unwrap();
+    let authorization = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let json = HeaderValue::from_static("application/json");
+    let send_all = async move {
+        for report in reports {
+            sender.ready().await.unwrap();
+            let request = Request::post(report.path)
+                .header(HOST, host.clone())
+                .header(AUTHORIZATION, authorization.clone())
+                .header(CONTENT_TYPE, json.clone())
+                .body(Full::new(report.body))
+                .unwrap();
+            let response = sender.send_request(request).await.unwrap();
+            let status = response.status();
+            // Read to the end, so that the connection is free for the next report.
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert!(
+                status.is_success(),
+                "{status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+    };
+    tokio::select! {
+        () = send_all => {}
+        closed = connection => panic!("the server closed the connection: {closed:?}"),
+    }
 }

@@ -388,7 +388,7 @@ impl App {
         let requests: Vec<&TransitionRequest> = requests.iter().collect();
         let mut tx = self.store.write_batch().await?;
         let outcomes = self.make_transitions(&mut tx, &requests).await?;
-        tx.commit().await?;
+        crate::group_commit::durable(Some(tx.commit().await?)).await?;
         let mut made = Vec::new();
         for (slot, outcome) in slots.into_iter().zip(outcomes) {
             match outcome {

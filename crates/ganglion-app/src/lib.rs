@@ -454,7 +454,11 @@ impl App {
         idempotency: &Idempotency,
     ) -> Result<Option<StoredResponse>, AppError> {
         match self.store.idempotent_response(&idempotency.key).await? {
-            Some(stored) if stored.fingerprint == idempotency.fingerprint => Ok(Some(stored)),
+            Some(stored) if stored.fingerprint == idempotency.fingerprint => {
+                // Not replayed before the write that stored it is durable.
+                self.group_commit.settled().await?;
+                Ok(Some(stored))
+            }
             Some(_) => Err(AppError::Invalid {
                 code: "idempotency_key_reused",
                 message: "this Idempotency-Key was already used for a different request".into(),

@@ -2,6 +2,9 @@
 //! batch needs (see `moves.rs`), each written once against [`Statements`] and run on
 //! the pool's transaction or, on SQLite, on the batch writer's own connection.
 
+use std::fs::File;
+use std::sync::Arc;
+
 use crate::direct::{DirectSqlite, DirectTx};
 use crate::{AuditDraft, Store, StoreError, StoredResponse, WriteTx};
 
@@ -83,11 +86,58 @@ impl BatchWriter {
     }
 }
 
+/// A committed batch, and what it takes to make it durable. A pooled transaction's
+/// commit is durable when it returns. The batch writer's own SQLite connection only
+/// writes the log at commit, so that the next batch can be written while this one is
+/// flushed: nothing of the batch may be acknowledged before [`Committed::flush`].
+#[must_use = "a committed batch is durable only once flushed"]
+pub struct Committed {
+    /// The log to flush, if the commit did not.
+    log: Option<Arc<File>>,
+}
+
+impl Committed {
+    pub(crate) fn durable() -> Self {
+        Self { log: None }
+    }
+
+    pub(crate) fn unflushed(log: Arc<File>) -> Self {
+        Self { log: Some(log) }
+    }
+
+    /// Whether the commit already flushed it.
+    pub fn is_durable(&self) -> bool {
+        self.log.is_none()
+    }
+
+    /// Whether flushing `other` also flushes this: both were written to the same log,
+    /// and a flush takes everything written to the file before it.
+    pub fn flushed_with(&self, other: &Committed) -> bool {
+        match (&self.log, &other.log) {
+            (None, _) => true,
+            (Some(mine), Some(theirs)) => Arc::ptr_eq(mine, theirs),
+            (Some(_), None) => false,
+        }
+    }
+
+    /// Blocks until the batch is on disk (an `fdatasync` of the log, where the commit
+    /// did not flush it). Run where blocking is allowed.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        match &self.log {
+            Some(log) => log.sync_data().map_err(StoreError::Flush),
+            None => Ok(()),
+        }
+    }
+}
+
 impl BatchTx<'_> {
-    /// Makes the batch durable; on return, a crash loses nothing of it.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// Commits the batch: visible from now on, durable once [`Committed::flush`]ed.
+    pub async fn commit(self) -> Result<Committed, StoreError> {
         match self.connection {
-            BatchConnection::Pooled(write) => write.commit().await,
+            BatchConnection::Pooled(write) => {
+                write.commit().await?;
+                Ok(Committed::durable())
+            }
             BatchConnection::Direct(direct) => direct.commit(),
         }
     }

@@ -5,21 +5,35 @@
 //! its statements in place: a batch crosses threads only to take its jobs and to hand
 //! back their answers. SQLite itself serializes it with the pool's writers.
 //!
+//! Its commits write the log but leave flushing it to the caller ([`Committed`]), so
+//! that the writer can go on with the next batch while another thread waits for the
+//! disk. Every batch is still flushed before anyone is told it is done.
+//!
 //! Everything here blocks; it is meant for a thread that may block (see
 //! [`crate::BatchWriter`]).
 
+use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use rusqlite::types::{ToSqlOutput, Value};
 use rusqlite::{CachedStatement, Connection, OpenFlags, ToSql};
 
+use crate::batch::Committed;
 use crate::exec::{cells_of, Cells, Param, Statements};
 use crate::{Constraint, StoreError};
 
-/// A connection owned by one thread, set up as the pool's are: WAL, synchronous=FULL,
-/// foreign keys enforced, waiting for the write lock rather than failing.
+/// A connection owned by one thread, set up as the pool's are (WAL, foreign keys
+/// enforced, waiting for the write lock rather than failing) but at synchronous=NORMAL:
+/// a commit writes its frames to the log and returns; the log is flushed through
+/// [`Committed::flush`]. Checkpoints still flush the log before and the database after,
+/// so the file is never left inconsistent.
 pub(crate) struct DirectSqlite {
     connection: Connection,
+    /// The write-ahead log the commits append to, opened on its own to be flushed from
+    /// another thread. SQLite keeps the file while any connection (this one included)
+    /// is open, so this is the log for as long as the connection lives.
+    log: Arc<File>,
 }
 
 impl DirectSqlite {
@@ -31,13 +45,19 @@ impl DirectSqlite {
         connection.execute_batch(crate::open::SQLITE_SESSION)?;
         // A larger page cache than the pool's: this one connection writes every batch.
         connection.pragma_update(None, "cache_size", -65536)?;
+        // Commits write the log; `Committed::flush` flushes it.
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.set_prepared_statement_cache_capacity(64);
         let journal: String =
             connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
-        let synchronous: i64 =
-            connection.pragma_query_value(None, "synchronous", |row| row.get(0))?;
-        crate::open::check_sqlite_durability(&journal, synchronous)?;
-        Ok(Self { connection })
+        crate::open::check_sqlite_wal(&journal)?;
+        // A first read opens the log, should no connection have opened it yet.
+        connection.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
+        let log = open_log(path)?;
+        Ok(Self {
+            connection,
+            log: Arc::new(log),
+        })
     }
 
     /// Takes the write lock at once, as [`crate::Store::write`] does.
@@ -48,22 +68,51 @@ impl DirectSqlite {
             .execute([])?;
         Ok(DirectTx {
             connection: &mut self.connection,
+            log: &self.log,
             open: true,
         })
     }
 }
 
+/// Opens the database's write-ahead log to flush it, and flushes the directory once, so
+/// that the log's own entry in it is on disk: SQLite does that with the log's first
+/// flush, which here is not its own.
+fn open_log(database: &Path) -> Result<File, StoreError> {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    let log = File::options()
+        .read(true)
+        .write(true)
+        .open(&name)
+        .map_err(|error| {
+            StoreError::Unsafe(format!(
+                "cannot open the write-ahead log {}: {error}",
+                Path::new(&name).display()
+            ))
+        })?;
+    let directory = match database.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    File::open(directory)
+        .and_then(|directory| directory.sync_all())
+        .map_err(StoreError::Flush)?;
+    Ok(log)
+}
+
 /// A write transaction on a [`DirectSqlite`]; dropped without commit, it rolls back.
 pub(crate) struct DirectTx<'c> {
     connection: &'c mut Connection,
+    log: &'c Arc<File>,
     open: bool,
 }
 
 impl DirectTx<'_> {
-    pub(crate) fn commit(mut self) -> Result<(), StoreError> {
+    /// Commits: visible to every reader from now on, durable once flushed.
+    pub(crate) fn commit(mut self) -> Result<Committed, StoreError> {
         self.connection.prepare_cached("COMMIT")?.execute([])?;
         self.open = false;
-        Ok(())
+        Ok(Committed::unflushed(self.log.clone()))
     }
 
     fn prepared(&self, sql: &str, params: Vec<Param>) -> Result<CachedStatement<'_>, StoreError> {

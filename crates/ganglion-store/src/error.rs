@@ -26,6 +26,10 @@ pub enum StoreError {
     /// An error of the batch writer's own SQLite connection.
     #[error("database error: {0}")]
     Sqlite(#[source] rusqlite::Error),
+    /// The write-ahead log could not be flushed: what was committed since the last
+    /// flush may not survive a crash.
+    #[error("cannot flush the write-ahead log: {0}")]
+    Flush(#[source] std::io::Error),
     /// Stored data that cannot be what the schema allows.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),

@@ -26,7 +26,7 @@ use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
 pub use audit::{AuditDraft, AuditFilter};
-pub use batch::{BatchTx, BatchWriter};
+pub use batch::{BatchTx, BatchWriter, Committed};
 pub use directives::{
     AssignmentEventRow, AssignmentRow, ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow,
     TargetFilter,

@@ -145,20 +145,28 @@ impl Store {
 }
 
 /// How every connection to a SQLite file is set up, the pool's and the batch writer's
-/// alike. WAL with synchronous=FULL: a commit returns only once it is on disk.
+/// alike. WAL with synchronous=FULL: a commit returns only once it is on disk. (The
+/// batch writer then lowers its own to NORMAL and flushes the log itself; see
+/// `direct.rs`.)
 pub(crate) const SQLITE_SESSION: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
 
 /// Refuses a SQLite connection on which a committed write could be lost.
 pub(crate) fn check_sqlite_durability(journal: &str, synchronous: i64) -> Result<(), StoreError> {
-    if !journal.eq_ignore_ascii_case("wal") {
-        return Err(StoreError::Unsafe(format!(
-            "SQLite could not switch to write-ahead logging (journal mode is {journal:?})"
-        )));
-    }
+    check_sqlite_wal(journal)?;
     if synchronous < 2 {
         return Err(StoreError::Unsafe(format!(
             "SQLite synchronous is {synchronous}, not FULL"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a SQLite connection that does not write ahead to a log.
+pub(crate) fn check_sqlite_wal(journal: &str) -> Result<(), StoreError> {
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Unsafe(format!(
+            "SQLite could not switch to write-ahead logging (journal mode is {journal:?})"
         )));
     }
     Ok(())

@@ -197,7 +197,7 @@ async fn codes_are_unique_and_a_failed_transaction_leaves_nothing() {
 
 /// How a batch of transitions may be written: on a pooled transaction, or by the batch
 /// writer (on SQLite a connection of its own). Both are held to the same contract.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BatchWay {
     Pooled,
     Writer,
@@ -302,7 +302,16 @@ async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
                 .await
                 .unwrap();
             let histories = tx.events_of_assignments(&[1, 2]).await.unwrap();
-            tx.commit().await.unwrap();
+            let committed = tx.commit().await.unwrap();
+            // The writer's own SQLite connection leaves the flush to its caller, so
+            // that the next batch can be written meanwhile; a pooled commit flushes.
+            let own_connection = way == BatchWay::Writer && backend == TestBackend::Sqlite;
+            assert_eq!(
+                committed.is_durable(),
+                !own_connection,
+                "{backend:?} {way:?}"
+            );
+            committed.flush().unwrap();
 
             let first: Vec<(u8, u8, Option<f64>)> = histories[&1]
                 .iter()
@@ -376,7 +385,7 @@ async fn a_batch_rolls_back_whole_and_refuses_a_stored_key() {
             };
             assert!(tx.used_idempotency_keys(&["k"]).await.unwrap().is_empty());
             tx.save_idempotent_response("k", &response).await.unwrap();
-            tx.commit().await.unwrap();
+            let first = tx.commit().await.unwrap();
             let mut tx = match way {
                 BatchWay::Pooled => store.write_batch().await.unwrap(),
                 BatchWay::Writer => writer.begin().await.unwrap(),
@@ -401,6 +410,14 @@ async fn a_batch_rolls_back_whole_and_refuses_a_stored_key() {
                 store.idempotent_response("k").await.unwrap(),
                 Some(response)
             );
+            // A later batch's flush takes the earlier one with it: both are in one log.
+            let later = match way {
+                BatchWay::Pooled => store.write_batch().await.unwrap(),
+                BatchWay::Writer => writer.begin().await.unwrap(),
+            };
+            let later = later.commit().await.unwrap();
+            assert!(first.flushed_with(&later), "{backend:?} {way:?}");
+            later.flush().unwrap();
             drop(writer);
             store.close().await;
         }

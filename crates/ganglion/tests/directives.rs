@@ -682,8 +682,8 @@ async fn a_second_server_follows_the_first() {
     world.server.stop().await;
 }
 
-/// A transition retried with its Idempotency-Key is answered as the first time, and
-/// happens once.
+/// A transition retried with its Idempotency-Key, one after another or many at once, is
+/// answered as the first time, and happens once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_transition_happens_once() {
     for backend in backends() {
@@ -730,6 +730,28 @@ async fn a_retried_transition_happens_once() {
             1,
             "it happened once"
         );
+        // Sent many times at once: one is written; the others, turned away while it is
+        // under way, are answered with its answer once it is durable.
+        let burst = (0..16).map(|_| {
+            world.server.send_as(
+                token.as_deref(),
+                reqwest::Method::POST,
+                &path,
+                Some(("application/json", br#"{"to": "planned"}"#.to_vec())),
+                &[("idempotency-key", "plan-1")],
+            )
+        });
+        let answers = futures::future::join_all(burst).await;
+        for answer in &answers {
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+            assert_eq!(answer.json(), answers[0].json());
+        }
+        assert_eq!(answers[0].json()["state"], "planned");
+        let now = works
+            .get(&format!("/api/v1/assignments/{assignment}"))
+            .await
+            .json();
+        assert_eq!(now["history"].as_array().unwrap().len(), 2, "once more");
         world.server.stop().await;
     }
 }

@@ -51,6 +51,14 @@ impl DirectSqlite {
         let journal: String =
             connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
         crate::open::check_sqlite_wal(&journal)?;
+        let synchronous: i64 =
+            connection.pragma_query_value(None, "synchronous", |row| row.get(0))?;
+        if synchronous < 1 {
+            // OFF would not flush even checkpoints.
+            return Err(StoreError::Unsafe(format!(
+                "the batch writer's SQLite synchronous is {synchronous}, not NORMAL"
+            )));
+        }
         // A first read opens the log, should no connection have opened it yet.
         connection.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
         let log = open_log(path)?;

@@ -32,7 +32,10 @@ pub struct GuidanceView {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub at: String,
+    /// The actor as the audit trail names them: `account:7`, `operator`.
     pub actor: String,
+    /// The account holder's name (or the account's login when it names no person).
+    pub actor_name: Option<String>,
     pub from: String,
     pub to: String,
     pub note: String,
@@ -273,6 +276,7 @@ impl App {
             .map(|event| HistoryEntry {
                 at: event.at,
                 actor: event.actor,
+                actor_name: event.actor_name,
                 from: state_name(event.from_state),
                 to: state_name(event.to_state),
                 note: event.note,

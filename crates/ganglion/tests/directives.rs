@@ -70,7 +70,10 @@ impl World {
     async fn account(&self, login: &str, code: &str, role: &str) {
         let person = self
             .server
-            .post("/api/v1/people", &json!({"name": login}))
+            .post(
+                "/api/v1/people",
+                &json!({"name": format!("Official {login}")}),
+            )
             .await;
         let person = person.json()["id"].as_str().unwrap().to_owned();
         let post = self
@@ -386,6 +389,14 @@ async fn scenario_one_a_decision_conveyed_to_every_unit() {
         assert_eq!(status, StatusCode::OK, "{back}");
         assert_eq!(back["history"].as_array().unwrap().len(), 5);
         assert_eq!(back["history"][4]["note"], "the list of names is missing");
+        // Each change names who made it: the account, and the person who holds it.
+        let sender = &back["history"][4];
+        assert!(
+            sender["actor"].as_str().unwrap().starts_with("account:"),
+            "{sender}"
+        );
+        assert_eq!(sender["actor_name"], "Official oksan");
+        assert_eq!(back["history"][3]["actor_name"], "Official works");
         assert_eq!(
             move_to(&works, &works_main, "done", json!({})).await.0,
             StatusCode::OK

@@ -669,7 +669,7 @@ async fn assignment_view(
                         @for entry in &assignment.history {
                             tr {
                                 td { (super::view::short_time(&entry.at)) }
-                                td { (entry.actor) }
+                                td title=(entry.actor) { (entry.actor_name.as_deref().unwrap_or(&entry.actor)) }
                                 td { (state_label(texts, &entry.from)) " → " (state_label(texts, &entry.to)) }
                                 td { (entry.note) }
                                 td class="number" { @if let Some(value) = entry.metric_value { (value) } }

@@ -34,7 +34,8 @@ pub struct HistoryEntry {
     pub at: String,
     /// The actor as the audit trail names them: `account:7`, `operator`.
     pub actor: String,
-    /// The account holder's name (or the account's login when it names no person).
+    /// The actor's name when they acted: the account holder's, or the account's login
+    /// when it names no person.
     pub actor_name: Option<String>,
     pub from: String,
     pub to: String,
@@ -479,7 +480,7 @@ impl App {
         let moves: Vec<AssignmentMove<'_>> = steps
             .iter()
             .zip(&actors)
-            .map(|((_, before, step), actor)| AssignmentMove {
+            .map(|((index, before, step), actor)| AssignmentMove {
                 assignment: before.id,
                 directive: before.directive,
                 from_state: step.from as u8,
@@ -487,6 +488,7 @@ impl App {
                 metric_value: step.metric_value,
                 note: &step.note,
                 actor,
+                actor_name: requests[*index].ctx.actor.name(),
                 at: &now,
             })
             .collect();

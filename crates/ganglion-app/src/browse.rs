@@ -45,7 +45,7 @@ pub struct OutlineNode {
 impl App {
     /// Who the caller is and the posts they hold today.
     pub async fn me(&self, ctx: &Ctx) -> Result<Me, AppError> {
-        let Actor::Account { id, login } = &ctx.actor else {
+        let Actor::Account { id, login, .. } = &ctx.actor else {
             return Err(AppError::Unauthenticated);
         };
         let account = self

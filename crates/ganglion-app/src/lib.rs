@@ -75,8 +75,12 @@ impl CsvExport for PeopleExport {
 pub enum Actor {
     /// A command typed on the server's own machine; it has the administrator's rights.
     Operator,
-    /// A signed-in account.
-    Account { id: i64, login: String },
+    /// A signed-in account; `name` is its holder's, when it names a person.
+    Account {
+        id: i64,
+        login: String,
+        name: Option<String>,
+    },
     /// A request without valid credentials.
     Anonymous,
 }
@@ -87,6 +91,15 @@ impl Actor {
             Actor::Operator => "operator".into(),
             Actor::Account { id, .. } => format!("account:{id}"),
             Actor::Anonymous => "anonymous".into(),
+        }
+    }
+
+    /// Who the actor is to a reader: the account holder's name, or the login of an
+    /// account that names no person.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Actor::Account { login, name, .. } => Some(name.as_deref().unwrap_or(login)),
+            Actor::Operator | Actor::Anonymous => None,
         }
     }
 }

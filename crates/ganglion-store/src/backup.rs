@@ -136,6 +136,7 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("directive_id", Int),
             ("at", Text),
             ("actor", Text),
+            ("actor_name", OptionalText),
             ("from_state", Int),
             ("to_state", Int),
             ("note", Text),

@@ -64,8 +64,8 @@ pub struct AssignmentRow {
 pub struct AssignmentEventRow {
     pub at: String,
     pub actor: String,
-    /// Who the actor is to a reader: the account holder's name, or the login of an
-    /// account that names no person; none for the operator and the anonymous.
+    /// The actor's name when they acted: the account holder's, or the login of an
+    /// account that names no person; none for the operator.
     pub actor_name: Option<String>,
     pub from_state: u8,
     pub to_state: u8,
@@ -418,14 +418,8 @@ impl Store {
     }
 }
 
-/// The history columns, read from `assignment_events` by its own name. The actor is
-/// stored as the audit trail labels it (`account:7`), which stays true when a login is
-/// renamed; its name is looked up by primary key as the history is read.
 pub(crate) const EVENT_COLUMNS: &str = "at, actor, CAST(from_state AS INTEGER), \
-    CAST(to_state AS INTEGER), note, metric_value, \
-    (SELECT COALESCE(p.name, a.login) FROM accounts a LEFT JOIN people p ON p.id = a.person_id \
-     WHERE a.id = CASE WHEN assignment_events.actor LIKE 'account:%' \
-                       THEN CAST(substr(assignment_events.actor, 9) AS BIGINT) END)";
+    CAST(to_state AS INTEGER), note, metric_value, actor_name";
 
 /// A history entry read from the row's columns starting at `first`.
 pub(crate) fn event_from_row(

@@ -25,6 +25,8 @@ pub struct AssignmentMove<'a> {
     pub metric_value: Option<f64>,
     pub note: &'a str,
     pub actor: &'a str,
+    /// Who the actor is to a reader, kept as it was at the time of the move.
+    pub actor_name: Option<&'a str>,
     pub at: &'a str,
 }
 
@@ -34,6 +36,7 @@ const EVENT_TABLE: Columns<'static> = &[
     ("directive_id", "BIGINT"),
     ("at", "TEXT"),
     ("actor", "TEXT"),
+    ("actor_name", "TEXT"),
     ("from_state", "INTEGER"),
     ("to_state", "INTEGER"),
     ("note", "TEXT"),
@@ -103,6 +106,7 @@ impl BatchTx<'_> {
                     step.directive.into(),
                     step.at.into(),
                     step.actor.into(),
+                    step.actor_name.into(),
                     step.from_state.into(),
                     step.to_state.into(),
                     step.note.into(),

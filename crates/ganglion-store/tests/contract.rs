@@ -260,6 +260,7 @@ fn step(
         metric_value,
         note: "it's \"done\"; really",
         actor: "account:1",
+        actor_name: Some("Kim Chol"),
         at: "2026-01-02T00:00:00Z",
     }
 }
@@ -321,6 +322,11 @@ async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
                 first,
                 vec![(0, 1, None), (1, 2, Some(7.5)), (2, 3, None)],
                 "{backend:?} {way:?}"
+            );
+            assert_eq!(
+                histories[&1][0].actor_name.as_deref(),
+                Some("Kim Chol"),
+                "who acted is kept with the move: {backend:?} {way:?}"
             );
             assert_eq!(histories[&1][0].note, "it's \"done\"; really");
             assert_eq!(histories[&2].len(), 1);

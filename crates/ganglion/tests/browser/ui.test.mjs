@@ -378,6 +378,9 @@ test("a province writes and issues a directive, a county reports, the province s
   await county.page.getByRole("button", { name: "Record" }).click();
   await county.page.locator(".state-acknowledged").first().waitFor();
   await shot(county.page, "15-assignment");
+  // The history names who reported: the official, not an account number.
+  const reported = county.page.locator("section[aria-labelledby='history-heading'] tbody tr").last();
+  assert.match(await reported.innerText(), /Choe Myong/);
   // The county official may not issue in the province's name, nor see its roll-up above.
   const refused = await county.page.goto(directiveUrl.replace(/\?.*$/, "") + `?at=${province}`);
   assert.equal(refused.status(), 404);

@@ -29,12 +29,17 @@ impl Store {
         unit: UnitId,
     ) -> Result<[u64; 6], StoreError> {
         let rows = sqlx::query(
+            // The subtree first (SQLite keeps a CROSS JOIN's order), then each unit's
+            // assignment by (directive, unit): a subtree's CTE has no index to probe.
             "WITH RECURSIVE subtree(id) AS ( \
                SELECT id FROM units WHERE id = $2 \
                UNION ALL SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id) \
-             SELECT CAST(a.state AS INTEGER), COUNT(*) FROM assignments a \
-             JOIN subtree s ON a.unit_id = s.id WHERE a.directive_id = $1 GROUP BY a.state",
+             SELECT CAST(a.state AS INTEGER), COUNT(*) FROM subtree s CROSS JOIN assignments a \
+             WHERE a.unit_id = s.id AND a.directive_id = $1 GROUP BY a.state",
         )
+        // Planned afresh for each unit: PostgreSQL would otherwise settle on one plan
+        // for the root's million units and the county's thousands alike.
+        .persistent(false)
         .bind(directive)
         .bind(unit.get())
         .fetch_all(&self.pool)
@@ -55,6 +60,7 @@ impl Store {
              WHERE a.unit_id = u.id AND a.directive_id = $1 AND u.path >= $2 AND u.path < $3 \
              GROUP BY a.state",
         )
+        .persistent(false)
         .bind(directive)
         .bind(range.0.as_str())
         .bind(range.1.as_str())

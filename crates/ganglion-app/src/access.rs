@@ -186,7 +186,7 @@ impl App {
             account: AccountView::from(&account),
         };
         let signed_in = Ctx {
-            actor: self.actor_of(&account).await?,
+            actor: Actor::of_account(&account),
             ..ctx.clone()
         };
         // The token itself is never recorded, and the response is not kept for replay.
@@ -237,19 +237,6 @@ impl App {
         })
     }
 
-    /// The account as an actor, with its holder's name as the store has it now.
-    async fn actor_of(&self, account: &ganglion_store::AccountRow) -> Result<Actor, AppError> {
-        let name = match account.person {
-            Some(person) => self.store.person(person).await?.map(|person| person.name),
-            None => None,
-        };
-        Ok(Actor::Account {
-            id: account.id,
-            login: account.login.clone(),
-            name,
-        })
-    }
-
     /// A live session's caller as the store has it now.
     async fn load_caller(&self, digest: &str, today: &str) -> Result<Option<Caller>, AppError> {
         let Some(session) = self.store.session(digest).await? else {
@@ -281,7 +268,7 @@ impl App {
             None => Vec::new(),
         };
         Ok(Some(Caller {
-            actor: self.actor_of(&account).await?,
+            actor: Actor::of_account(&account),
             principal: Principal {
                 admin: account.admin,
                 posts,

@@ -56,7 +56,6 @@ impl App {
         let (person, posts) = match account.person {
             Some(person) => {
                 let today = clock::today();
-                let row = self.store.person(person).await?;
                 let posts = self
                     .store
                     .posts_of_person(person)
@@ -67,7 +66,12 @@ impl App {
                     })
                     .map(PostView::from)
                     .collect();
-                (row.map(PersonView::from), posts)
+                // The account's person, read with it.
+                let row = account.person_name.map(|name| PersonView {
+                    id: person.to_string(),
+                    name,
+                });
+                (row, posts)
             }
             None => (None, Vec::new()),
         };

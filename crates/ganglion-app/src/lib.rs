@@ -94,6 +94,15 @@ impl Actor {
         }
     }
 
+    /// The account as an actor, with its holder's name as the store read it.
+    pub(crate) fn of_account(account: &ganglion_store::AccountRow) -> Self {
+        Actor::Account {
+            id: account.id,
+            login: account.login.clone(),
+            name: account.person_name.clone(),
+        }
+    }
+
     /// Who the actor is to a reader: the account holder's name, or the login of an
     /// account that names no person.
     pub fn name(&self) -> Option<&str> {

@@ -30,6 +30,8 @@ pub struct AccountRow {
     pub id: i64,
     pub login: String,
     pub person: Option<i64>,
+    /// The name of the person the account belongs to, read with the account.
+    pub person_name: Option<String>,
     pub password_hash: String,
     pub admin: bool,
 }
@@ -83,6 +85,9 @@ fn post_from_row(row: &AnyRow) -> Result<PostRow, sqlx::Error> {
     })
 }
 
+const ACCOUNT_COLUMNS: &str = "a.id, a.login, a.person_id, a.password_hash, a.admin, p.name";
+const ACCOUNT_FROM: &str = "accounts a LEFT JOIN people p ON p.id = a.person_id";
+
 fn account_from_row(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
     let admin: i32 = row.try_get(4)?;
     Ok(AccountRow {
@@ -91,6 +96,7 @@ fn account_from_row(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
         person: row.try_get(2)?,
         password_hash: row.try_get(3)?,
         admin: admin != 0,
+        person_name: row.try_get(5)?,
     })
 }
 
@@ -199,22 +205,20 @@ impl Store {
     }
 
     pub async fn account_by_login(&self, login: &str) -> Result<Option<AccountRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, login, person_id, password_hash, admin FROM accounts WHERE login = $1",
-        )
-        .bind(login)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE a.login = $1");
+        let row = sqlx::query(&sql)
+            .bind(login)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(account_from_row).transpose()?)
     }
 
     pub async fn account(&self, id: i64) -> Result<Option<AccountRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, login, person_id, password_hash, admin FROM accounts WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM {ACCOUNT_FROM} WHERE a.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(account_from_row).transpose()?)
     }
 

@@ -204,7 +204,7 @@ impl App {
             return Err(AppError::Unauthenticated);
         }
         let mut tx = self.store.write().await?;
-        tx.revoke_session(&token_digest(token), &clock::now())
+        tx.revoke_session(&token_digest(token), &self.now_text())
             .await?;
         let audit = Audit::new("session.revoke", ctx.actor.label(), None);
         self.finish_write(tx, ctx, audit, ()).await
@@ -214,7 +214,7 @@ impl App {
     /// person holds today. An unknown, expired or revoked token is anonymous.
     pub async fn authenticate(&self, token: &str, request_id: String) -> Result<Ctx, AppError> {
         let digest = token_digest(token);
-        let today = clock::today();
+        let today = self.today_text();
         let caller = match self.sessions.get(&digest, &today) {
             Some(caller) => Some(caller),
             None => {
@@ -227,7 +227,7 @@ impl App {
             }
         };
         Ok(match caller {
-            Some(caller) if caller.expires_at > clock::now() => Ctx {
+            Some(caller) if caller.expires_at > self.now_text() => Ctx {
                 actor: caller.actor,
                 principal: caller.principal,
                 request_id,

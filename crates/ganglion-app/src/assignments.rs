@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directives::{check_text, DirectiveView, Metric};
 use crate::page::{checked_limit, decode_number_cursor, encode_cursor, Page};
-use crate::{audit_draft, clock, App, AppError, Audit, Ctx};
+use crate::{App, AppError, Audit, Ctx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct GuidanceView {
@@ -258,8 +258,8 @@ impl App {
         }
     }
 
-    pub(crate) fn overdue(row: &DirectiveRow, state: AssignmentState) -> bool {
-        state != AssignmentState::Done && row.state == "issued" && clock::today() > row.due
+    pub(crate) fn overdue(&self, row: &DirectiveRow, state: AssignmentState) -> bool {
+        state != AssignmentState::Done && row.state == "issued" && self.today_text() > row.due
     }
 
     pub(crate) fn compose_view(
@@ -306,7 +306,7 @@ impl App {
             unit: assignment.unit.to_string(),
             state: state.as_str().to_owned(),
             due: directive.due.clone(),
-            overdue: Self::overdue(&directive, state),
+            overdue: self.overdue(&directive, state),
             metric_value: assignment.metric_value,
             metric: view.metric,
             guidance,
@@ -416,7 +416,7 @@ impl App {
     ) -> Result<Vec<Result<MadeTransition, AppError>>, AppError> {
         let ids = distinct(requests.iter().map(|request| request.assignment));
         let (mut current, directives) = tx.assignments_with_directives(&ids).await?;
-        let now = clock::now();
+        let now = self.now_text();
         let mut outcomes = Vec::with_capacity(requests.len());
         let mut steps: Vec<(usize, AssignmentRow, Step)> = Vec::with_capacity(requests.len());
         let mut audits: Vec<AuditDraft> = Vec::with_capacity(requests.len());
@@ -436,20 +436,22 @@ impl App {
                         updated_at: now.clone(),
                         ..before.clone()
                     };
-                    audits.push(audit_draft(
-                        &request.ctx,
-                        Audit::new(
-                            "assignment.transition",
-                            format!("assignment:{}", moved.id),
-                            Some(moved.unit),
-                        )
-                        .after(&serde_json::json!({
-                            "from": step.from.as_str(),
-                            "to": step.to.as_str(),
-                            "note": &step.note,
-                            "metric_value": step.metric_value,
-                        })),
-                    ));
+                    audits.push(
+                        self.audit_draft(
+                            &request.ctx,
+                            Audit::new(
+                                "assignment.transition",
+                                format!("assignment:{}", moved.id),
+                                Some(moved.unit),
+                            )
+                            .after(&serde_json::json!({
+                                "from": step.from.as_str(),
+                                "to": step.to.as_str(),
+                                "note": &step.note,
+                                "metric_value": step.metric_value,
+                            })),
+                        ),
+                    );
                     outcomes.push(Ok(MadeTransition {
                         moved: moved.clone(),
                         directive: directives[&moved.directive].clone(),
@@ -460,7 +462,7 @@ impl App {
                 Err(refusal) => {
                     if refusal.denied {
                         let unit = found.map(|assignment| assignment.unit);
-                        audits.push(audit_draft(
+                        audits.push(self.audit_draft(
                             &request.ctx,
                             Audit::new(
                                 "denied:assignment.transition",
@@ -696,7 +698,7 @@ impl App {
                     issuer: directive.issuer.to_string(),
                     state: state.as_str().to_owned(),
                     due: directive.due.clone(),
-                    overdue: Self::overdue(&directive, state),
+                    overdue: self.overdue(&directive, state),
                     metric_value: assignment.metric_value,
                     updated_at: assignment.updated_at,
                 }

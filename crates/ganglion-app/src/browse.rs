@@ -8,7 +8,7 @@ use ganglion_core::{Action, Resource, UnitId};
 use ganglion_store::AuditFilter;
 
 use crate::units::path_unit_id;
-use crate::{clock, Actor, App, AppError, AuditView, Ctx, PersonView, PostView, UnitView};
+use crate::{Actor, App, AppError, AuditView, Ctx, PersonView, PostView, UnitView};
 
 /// The signed-in account, as the pages greet it.
 #[derive(Debug, Clone)]
@@ -55,7 +55,7 @@ impl App {
             .ok_or(AppError::Unauthenticated)?;
         let (person, posts) = match account.person {
             Some(person) => {
-                let today = clock::today();
+                let today = self.today_text();
                 let posts = self
                     .store
                     .posts_of_person(person)

@@ -395,7 +395,7 @@ impl App {
     /// goal of the rural ri committees, with a believable spread of progress.
     pub async fn play_demo_scenarios(&self, ctx: &Ctx) -> Result<DemoScenarios, AppError> {
         let centre = self.unit_by_code(ctx, "C").await?;
-        let today = crate::clock::parse_date(&crate::clock::today()).expect("today is a date");
+        let today = crate::clock::parse_date(&self.today_text()).expect("today is a date");
         let date = |days: i64| crate::clock::format_date(today + time::Duration::days(days));
 
         // Scenario 1: the decision, conveyed to every unit, now past its due date.

@@ -424,7 +424,7 @@ impl App {
             )
             .await?;
         let mut tx = self.store.write().await?;
-        let now = clock::now();
+        let now = self.now_text();
         let kinds = draft.kinds.join(";");
         let tags = draft.tags.join(";");
         let id = tx
@@ -610,7 +610,7 @@ impl App {
             .ok_or_else(|| unknown_reference("target.under", row.target_under))?;
         let kinds = split_list(&row.target_kinds);
         let tags = split_list(&row.target_tags);
-        let now = clock::now();
+        let now = self.now_text();
         let target = TargetFilter {
             range: under.subtree_range(),
             kinds: &kinds,
@@ -700,7 +700,7 @@ impl App {
                 message: format!("this directive is {}", row.state),
             });
         }
-        let now = clock::now();
+        let now = self.now_text();
         tx.end_directive(row.id, ending, &now).await?;
         self.record_change(&mut tx, "directive", serde_json::json!({"id": row.id}))
             .await?;
@@ -757,7 +757,7 @@ impl App {
             .map(|u| u.name)
             .unwrap_or_default();
         let mut tx = self.store.write().await?;
-        let now = clock::now();
+        let now = self.now_text();
         let guidance_id = tx
             .insert_guidance(row.id, unit, &text, &ctx.actor.label(), &now)
             .await?;
@@ -840,7 +840,7 @@ impl App {
             .into_iter()
             .map(|u| (u.id, (u.name, u.code)))
             .collect();
-        let past_due = row.state == "issued" && clock::today() > row.due;
+        let past_due = row.state == "issued" && self.today_text() > row.due;
         let overdue = |tally: &Tally| {
             if past_due {
                 tally.total() - tally.count(AssignmentState::Done)
@@ -953,7 +953,7 @@ impl App {
                     name,
                     code,
                     state: state.as_str().to_owned(),
-                    overdue: Self::overdue(&row, *state),
+                    overdue: self.overdue(&row, *state),
                     metric_value: has_metric.then_some(*metric),
                 }
             })
@@ -992,7 +992,7 @@ impl App {
             .ended_at
             .as_deref()
             .and_then(|at| clock::parse_date(at.get(..10)?))
-            .unwrap_or_else(|| clock::parse_date(&clock::today()).expect("today is a date"));
+            .unwrap_or_else(|| clock::parse_date(&self.today_text()).expect("today is a date"));
         let mut moves = moves.into_iter().peekable();
         while let Some(date) = day.filter(|d| *d <= end) {
             let text = clock::format_date(date);

@@ -10,11 +10,12 @@ mod access;
 mod assignments;
 mod audit;
 mod browse;
-mod clock;
+pub mod clock;
 mod csv_file;
 mod demo;
 mod directives;
 mod error;
+mod features;
 mod group_commit;
 mod import;
 mod notes;
@@ -35,6 +36,7 @@ pub use assignments::{
 };
 pub use audit::{AuditQuery, AuditView, ChainStatus};
 pub use browse::{Me, OutlineNode, UnitSummary};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
 pub use directives::{
     AtQuery, ChildRollup, DirectivePatch, DirectiveView, Issued, Laggard, Metric, MetricSum,
@@ -210,6 +212,8 @@ pub struct App {
     sessions: Arc<access::SessionCache>,
     /// Counts changes of the read model, for pages that follow it live.
     model_version: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Where every use case reads the time.
+    clock: clock::SharedClock,
 }
 
 const TEMPLATE_SETTING: &str = "template";
@@ -287,7 +291,35 @@ impl App {
             group_commit: Arc::default(),
             sessions: Arc::default(),
             model_version: Arc::new(tokio::sync::watch::channel(0).0),
+            clock: Arc::new(clock::SystemClock),
         })
+    }
+
+    /// The same app reading the time from `clock`: tests and the demo move time
+    /// instead of waiting for it. Give it before the first write.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The time now, as the app's clock tells it.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The time now as the store keeps it.
+    pub(crate) fn now_text(&self) -> String {
+        clock::format_time(self.now())
+    }
+
+    /// Today's date (UTC).
+    pub fn today(&self) -> time::Date {
+        self.now().date()
+    }
+
+    /// Today as the store keeps dates.
+    pub(crate) fn today_text(&self) -> String {
+        clock::format_date(self.today())
     }
 
     /// Reads the tree index.
@@ -383,7 +415,7 @@ impl App {
         let result = async {
             let mut tx = self.store.write().await?;
             tx.append_audit(AuditDraft {
-                at: clock::now(),
+                at: self.now_text(),
                 actor: ctx.actor.label(),
                 action: format!("denied:{action}"),
                 object,
@@ -500,7 +532,7 @@ impl App {
         audit: Audit,
         value: T,
     ) -> Result<T, AppError> {
-        append_audit(&mut tx, ctx, audit).await?;
+        tx.append_audit(self.audit_draft(ctx, audit)).await?;
         remember_answer(&mut tx, ctx, &value).await?;
         self.commit(tx).await?;
         Ok(value)
@@ -528,7 +560,7 @@ impl App {
         kind: &str,
         body: serde_json::Value,
     ) -> Result<(), AppError> {
-        tx.append_change(kind, &self.change_payload(body), &clock::now())
+        tx.append_change(kind, &self.change_payload(body), &self.now_text())
             .await?;
         Ok(())
     }
@@ -573,21 +605,18 @@ pub(crate) fn answer_to_remember<'c>(
     )))
 }
 
-/// The audit entry of an act, as the store appends it.
-pub(crate) fn audit_draft(ctx: &Ctx, audit: Audit) -> AuditDraft {
-    AuditDraft {
-        at: clock::now(),
-        actor: ctx.actor.label(),
-        action: audit.action.to_owned(),
-        object: audit.object,
-        unit: audit.unit.map(|u| u.get()),
-        before_digest: audit.before,
-        after_digest: audit.after,
-        request_id: ctx.request_id.clone(),
+impl App {
+    /// The audit entry of an act, as the store appends it.
+    pub(crate) fn audit_draft(&self, ctx: &Ctx, audit: Audit) -> AuditDraft {
+        AuditDraft {
+            at: self.now_text(),
+            actor: ctx.actor.label(),
+            action: audit.action.to_owned(),
+            object: audit.object,
+            unit: audit.unit.map(|u| u.get()),
+            before_digest: audit.before,
+            after_digest: audit.after,
+            request_id: ctx.request_id.clone(),
+        }
     }
-}
-
-async fn append_audit(tx: &mut WriteTx, ctx: &Ctx, audit: Audit) -> Result<(), AppError> {
-    tx.append_audit(audit_draft(ctx, audit)).await?;
-    Ok(())
 }

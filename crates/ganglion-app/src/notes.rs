@@ -7,7 +7,7 @@ use ganglion_store::NoteRow;
 use serde::{Deserialize, Serialize};
 
 use crate::units::parse_unit_id;
-use crate::{clock, App, AppError, Audit, Ctx};
+use crate::{App, AppError, Audit, Ctx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NoteView {
@@ -91,7 +91,7 @@ impl App {
         if tx.unit(unit).await?.is_none() {
             return Err(crate::units::unknown_reference("unit", unit));
         }
-        let at = clock::now();
+        let at = self.now_text();
         let id = tx.insert_note(unit, hidden_from, &text, &at).await?;
         let view = NoteView {
             id: id.to_string(),

@@ -166,7 +166,7 @@ impl App {
             .await?;
         }
         let mut tx = self.store.write().await?;
-        let id = tx.insert_person(&name, &clock::now()).await?;
+        let id = tx.insert_person(&name, &self.now_text()).await?;
         let view = PersonView {
             id: id.to_string(),
             name,
@@ -291,7 +291,7 @@ impl App {
             Some(text) => clock::format_date(clock::parse_date(text).ok_or_else(|| {
                 AppError::invalid("invalid_value", "start", "a date is written YYYY-MM-DD")
             })?),
-            None => clock::today(),
+            None => self.today_text(),
         };
         self.check_reference(ctx, unit, "unit", "post.create")
             .await?;
@@ -310,7 +310,7 @@ impl App {
                 }
                 person
             }
-            Appointee::New(name) => tx.insert_person(&name, &clock::now()).await?,
+            Appointee::New(name) => tx.insert_person(&name, &self.now_text()).await?,
         };
         let id = tx
             .insert_post(&ganglion_store::NewPost {
@@ -342,7 +342,7 @@ impl App {
             Some(text) => clock::format_date(clock::parse_date(text).ok_or_else(|| {
                 AppError::invalid("invalid_value", "end", "a date is written YYYY-MM-DD")
             })?),
-            None => clock::today(),
+            None => self.today_text(),
         };
         let unit = self
             .store
@@ -454,7 +454,7 @@ impl App {
             });
         }
         let id = tx
-            .insert_account(&login, Some(person), &hash, false, &clock::now())
+            .insert_account(&login, Some(person), &hash, false, &self.now_text())
             .await?;
         let view = AccountView {
             id: id.to_string(),
@@ -474,7 +474,7 @@ impl App {
         let hash = hash_off_thread(password.to_owned()).await?;
         let mut tx = self.store.write().await?;
         let id = tx
-            .insert_account("admin", None, &hash, true, &clock::now())
+            .insert_account("admin", None, &hash, true, &self.now_text())
             .await?;
         let audit = Audit::new("account.create", format!("account:{id}"), None);
         self.finish_write(tx, &Ctx::operator(), audit, ()).await?;

@@ -34,7 +34,7 @@ struct PostFields {
     end: Option<String>,
 }
 
-fn parse_row(line: u64, fields: &[String]) -> Result<Row, String> {
+fn parse_row(line: u64, fields: &[String], today: &str) -> Result<Row, String> {
     let person_ref = fields[0].trim();
     if person_ref.is_empty()
         || person_ref.chars().count() > 100
@@ -68,7 +68,7 @@ fn parse_row(line: u64, fields: &[String]) -> Result<Row, String> {
             .ok_or_else(|| format!("{field}: {text:?} is not a date YYYY-MM-DD"))
     };
     let start = if rest[2].is_empty() {
-        clock::today()
+        today.to_owned()
     } else {
         date(rest[2], "start")?
     };
@@ -124,8 +124,9 @@ impl App {
             })
         };
         let mut rows = Vec::with_capacity(records.len());
+        let today = self.today_text();
         for (line, fields) in &records {
-            match parse_row(*line, fields) {
+            match parse_row(*line, fields, &today) {
                 Ok(row) => rows.push(row),
                 Err(reason) => report(*line, fields[0].trim(), reason),
             }
@@ -211,7 +212,7 @@ impl App {
             return Err(AppError::Rows { rows: errors });
         }
 
-        let at = clock::now();
+        let at = self.now_text();
         let mut people: HashMap<&str, i64> = stored
             .iter()
             .map(|(r, (id, _))| (r.as_str(), *id))

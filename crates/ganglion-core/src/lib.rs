@@ -14,7 +14,10 @@ pub mod unit;
 
 pub use access::{authorize, Action, Post, Principal, Resource, Role};
 pub use directive::{AssignmentState, DirectiveColumns, Mover, Tally};
-pub use ids::UnitId;
+pub use ids::{
+    AccountId, AwardId, DirectiveId, ExperienceId, GuidanceId, InvalidId, ItemId, NoteId, PersonId,
+    PostId, ProgrammeId, UnitId,
+};
 pub use template::{Template, TemplateError};
 pub use tree::{MoveError, TreeIndex};
 pub use unit::{Tag, Tags, UnitCode, UnitName, ValueError};

@@ -3,8 +3,6 @@
 //! and ri committees, sub-primary committees and cells, scaled to any number of units.
 //! Names are invented; some are in Korean so that both scripts are exercised.
 
-use ganglion_core::AssignmentState;
-
 use crate::{
     App, AppError, Ctx, ImportRow, ImportSummary, ListUnits, Metric, NewAccount, NewDirective,
     NewGuidance, NewPerson, NewPost, Progress, Target, Transition,
@@ -366,23 +364,24 @@ fn dice(a: i64, b: u64) -> u64 {
 }
 
 /// The states a unit passes through to reach `target`, from conveyed.
-fn path_to(target: AssignmentState) -> Vec<(AssignmentState, Option<&'static str>)> {
-    use AssignmentState::*;
-    let forward = [Acknowledged, Planned, InProgress, Done];
+fn path_to(target: &'static str) -> Vec<(&'static str, Option<&'static str>)> {
+    let forward = ["acknowledged", "planned", "in_progress", "done"];
     match target {
-        Conveyed => Vec::new(),
-        Blocked => vec![
-            (Acknowledged, None),
+        "conveyed" => Vec::new(),
+        "blocked" => vec![
+            ("acknowledged", None),
             (
-                Blocked,
+                "blocked",
                 Some("materials for the study sessions have not arrived"),
             ),
         ],
-        target => forward
-            .iter()
-            .take_while(|state| **state <= target)
-            .map(|state| (*state, None))
-            .collect(),
+        target => {
+            let last = forward.iter().position(|s| *s == target).unwrap_or(0);
+            forward[..=last]
+                .iter()
+                .map(|state| (*state, None))
+                .collect()
+        }
     }
 }
 
@@ -400,9 +399,11 @@ impl App {
 
         // Scenario 1: the decision, conveyed to every unit, now past its due date.
         let decision = self
-            .create_directive(
+            .directives()
+            .create(
                 ctx,
                 NewDirective {
+                    kind: None,
                     issuer: centre.id.clone(),
                     title: "On strengthening the primary committees".into(),
                     body: "Every committee reviews the work of its primary committees and cells, \
@@ -415,7 +416,7 @@ impl App {
                 },
             )
             .await?;
-        self.issue_directive(ctx, &decision.id).await?;
+        self.directives().issue(ctx, &decision.id).await?;
         let provinces = self
             .list_units(
                 ctx,
@@ -427,18 +428,19 @@ impl App {
             .await?
             .items;
         for province in &provinces {
-            self.add_guidance(
-                ctx,
-                &decision.id,
-                NewGuidance {
-                    unit: province.id.clone(),
-                    text: format!(
-                        "{}: counties start with the ri committees and report every Friday.",
-                        province.name
-                    ),
-                },
-            )
-            .await?;
+            self.directives()
+                .add_guidance(
+                    ctx,
+                    &decision.id,
+                    NewGuidance {
+                        unit: province.id.clone(),
+                        text: format!(
+                            "{}: counties start with the ri committees and report every Friday.",
+                            province.name
+                        ),
+                    },
+                )
+                .await?;
         }
         // Counties map out plans: tasks for their primary and ri committees.
         let mut plans = 0;
@@ -446,9 +448,10 @@ impl App {
             let counties = self.children(ctx, &province.id, Some(3), None).await?.items;
             for county in counties {
                 let plan = self
-                    .create_directive(
+                    .directives().create(
                         ctx,
                         NewDirective {
+                            kind: None,
                             issuer: county.id.clone(),
                             title: format!("{}: study sessions in every primary committee", county.name),
                             body: "Each primary committee holds two study sessions and sends the list of participants.".into(),
@@ -457,22 +460,24 @@ impl App {
                                 under: None,
                                 kinds: vec!["primary".into(), "ri".into()],
                                 tags: Vec::new(),
+                                units: Vec::new(),
                             }),
                             metric: None,
                             parent_directive: Some(decision.id.clone()),
                         },
                     )
                     .await?;
-                self.issue_directive(ctx, &plan.id).await?;
+                self.directives().issue(ctx, &plan.id).await?;
                 plans += 1;
             }
         }
 
         // Scenario 2: a production goal for the rural ri committees, in tonnes.
-        let goal = self
-            .create_directive(
+        let goal = self.directives()
+            .create(
                 ctx,
                 NewDirective {
+                    kind: None,
                     issuer: centre.id.clone(),
                     title: "Grain production goal for the rural ri committees".into(),
                     body: "Every rural ri committee reaches 120 tonnes of grain this season and reports its harvest.".into(),
@@ -481,6 +486,7 @@ impl App {
                         under: None,
                         kinds: vec!["ri".into()],
                         tags: vec!["rural".into()],
+                        units: Vec::new(),
                     }),
                     metric: Some(Metric {
                         name: "grain harvested".into(),
@@ -491,25 +497,35 @@ impl App {
                 },
             )
             .await?;
-        self.issue_directive(ctx, &goal.id).await?;
+        self.directives().issue(ctx, &goal.id).await?;
 
         // Progress: each unit acts as its own secretary would. Some provinces lag.
         let mut jobs = Vec::new();
         for (directive, with_metric) in [(&decision.id, false), (&goal.id, true)] {
             let id: i64 = directive.parse().unwrap_or_default();
-            let assignments = self.store.assignment_ids(id).await?;
+            let mut assignments = Vec::new();
+            self.store
+                .for_each_item_of(
+                    ganglion_store::SourceRef {
+                        kind: ganglion_core::Kind::Directive,
+                        source: id,
+                        period: "",
+                    },
+                    |item| assignments.push((item.id, item.unit)),
+                )
+                .await?;
+            assignments.sort();
             let step = (assignments.len() / PROGRESS_SAMPLE).max(1);
             for (assignment, unit) in assignments.into_iter().step_by(step) {
                 let lag = dice(unit.get() / 97, 7) / 2; // a whole branch lags together
                 let roll = dice(unit.get(), id as u64).saturating_sub(lag / 2);
-                use AssignmentState::*;
                 let target = match roll {
-                    0..=14 => Conveyed,
-                    15..=19 => Blocked,
-                    20..=29 => Acknowledged,
-                    30..=39 => Planned,
-                    40..=59 => InProgress,
-                    _ => Done,
+                    0..=14 => "conveyed",
+                    15..=19 => "blocked",
+                    20..=29 => "acknowledged",
+                    30..=39 => "planned",
+                    40..=59 => "in_progress",
+                    _ => "done",
                 };
                 let secretary = Ctx {
                     principal: ganglion_core::Principal {
@@ -522,10 +538,10 @@ impl App {
                     ..ctx.clone()
                 };
                 for (state, note) in path_to(target) {
-                    let metric_value =
-                        (with_metric && matches!(state, InProgress | Done)).then(|| {
+                    let metric_value = (with_metric && matches!(state, "in_progress" | "done"))
+                        .then(|| {
                             let harvest = 60 + dice(unit.get(), 11) + dice(unit.get(), 13) / 3;
-                            if state == Done {
+                            if state == "done" {
                                 harvest as f64
                             } else {
                                 (harvest / 2) as f64
@@ -535,9 +551,10 @@ impl App {
                         secretary.clone(),
                         assignment.to_string(),
                         Transition {
-                            to: state.as_str().into(),
+                            to: state.into(),
                             note: note.map(str::to_owned),
                             metric_value,
+                            metrics: None,
                         },
                     ));
                 }
@@ -547,7 +564,7 @@ impl App {
         while !jobs.is_empty() {
             let rest = jobs.split_off(jobs.len().min(2_000));
             let batch = std::mem::replace(&mut jobs, rest);
-            for result in self.transition_many(batch).await? {
+            for result in self.directives().transition_many(ctx, batch).await? {
                 result?;
             }
         }

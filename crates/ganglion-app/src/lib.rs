@@ -7,22 +7,22 @@
 //! they serialize to the JSON the API documents.
 
 mod access;
-mod assignments;
+
 mod audit;
 mod browse;
 pub mod clock;
 mod csv_file;
 mod demo;
-mod directives;
+
 mod error;
 mod features;
-mod group_commit;
 mod import;
+pub mod jobs;
 mod notes;
 mod page;
 mod people;
 mod people_transfer;
-mod readmodel;
+mod tracking;
 mod units;
 
 use std::sync::{Arc, RwLock};
@@ -31,18 +31,25 @@ use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
 use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
 pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
-pub use assignments::{
-    AssignmentView, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Transition,
-};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
 pub use browse::{Me, OutlineNode, UnitSummary};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
-pub use directives::{
-    AtQuery, ChildRollup, DirectivePatch, DirectiveView, Issued, Laggard, Metric, MetricSum,
-    NewDirective, NewGuidance, Reach, Rollup, Series, SeriesDay, StateCounts, Target,
-};
 pub use error::{AppError, RowError};
+pub use features::attention::{
+    Attention, AttentionChild, AttentionCounts, AttentionItem, AttentionQuery,
+};
+pub use features::directives::{
+    AssignmentView, AtQuery, ChildRollup, DirectiveListQuery, DirectivePatch, DirectiveSummary,
+    DirectiveView, Directives, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Issued, Laggard,
+    Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
+    SeriesDay, StateCounts, Target,
+};
+pub use features::programmes::{
+    ChildProgress, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress, ProgrammeView,
+    ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView, YearProgress,
+    PROJECTS_CSV_HEADER,
+};
 pub use import::{ImportRow, ImportSummary, Progress, Silent};
 pub use notes::{NewNote, NoteView};
 pub use page::Page;
@@ -50,6 +57,7 @@ pub use people::{
     AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
 };
 pub use people_transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
+pub use tracking::Transition;
 pub use units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
 
 /// A CSV export read piece by piece, so that a large one never sits in memory whole.
@@ -82,6 +90,7 @@ pub enum Actor {
         id: i64,
         login: String,
         name: Option<String>,
+        person: Option<ganglion_core::PersonId>,
     },
     /// A request without valid credentials.
     Anonymous,
@@ -102,6 +111,15 @@ impl Actor {
             id: account.id,
             login: account.login.clone(),
             name: account.person_name.clone(),
+            person: account.person.and_then(ganglion_core::PersonId::new),
+        }
+    }
+
+    /// The person the actor's account belongs to, if any.
+    pub fn person(&self) -> Option<ganglion_core::PersonId> {
+        match self {
+            Actor::Account { person, .. } => *person,
+            Actor::Operator | Actor::Anonymous => None,
         }
     }
 
@@ -200,15 +218,14 @@ pub struct Idempotency {
 pub struct App {
     store: Store,
     template: Arc<Template>,
-    /// Kept equal to the stored tree: rebuilt at start, changed after each committed
-    /// change of the tree. Never held across an await.
-    tree: Arc<RwLock<TreeIndex>>,
-    /// Directives' assignments in tree order, for roll-ups. Never held across an await.
-    model: Arc<RwLock<readmodel::ReadModel>>,
+    /// The tree index (kept equal to the stored tree: built at start, changed after
+    /// each committed change of the tree) and every live source's items in tree order.
+    /// Never held across an await.
+    model: Arc<RwLock<tracking::ReadModel>>,
     /// Names this server in the change feed, so that it skips its own changes there.
     origin: Arc<str>,
     limiter: Arc<access::LoginLimiter>,
-    group_commit: Arc<group_commit::GroupCommit>,
+    batcher: Arc<tracking::batch::Batcher>,
     sessions: Arc<access::SessionCache>,
     /// Counts changes of the read model, for pages that follow it live.
     model_version: Arc<tokio::sync::watch::Sender<u64>>,
@@ -274,25 +291,46 @@ impl App {
                 "the recorded template cannot be read: {error}"
             )))
         })?;
-        let edges = store.unit_edges().await?;
-        let tree = TreeIndex::build(edges)
-            .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
-        let tree = RwLock::new(tree);
-        let model = readmodel::ReadModel::load(&store, &tree).await?;
+        let tree = read_tree(&store).await?;
+        let last_change = store.last_change().await?;
         let mut origin = [0u8; 9];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut origin);
-        Ok(Self {
+        let app = Self {
             store,
             template: Arc::new(template),
-            tree: Arc::new(tree),
-            model: Arc::new(RwLock::new(model)),
+            model: Arc::new(RwLock::new(tracking::ReadModel::new(tree, last_change))),
             origin: Arc::from(hex::encode(origin)),
             limiter: Arc::new(access::LoginLimiter::default()),
-            group_commit: Arc::default(),
+            batcher: Arc::default(),
             sessions: Arc::default(),
             model_version: Arc::new(tokio::sync::watch::channel(0).0),
             clock: Arc::new(clock::SystemClock),
-        })
+        };
+        app.load_sources(last_change).await?;
+        Ok(app)
+    }
+
+    /// Reads every issued directive's items into the read model. Ended ones stay in
+    /// the store and are read when asked.
+    async fn load_sources(&self, as_of_change: i64) -> Result<(), AppError> {
+        let issued = self
+            .store
+            .directives_in_states(&[ganglion_core::DirectiveState::Issued])
+            .await?;
+        for row in issued {
+            let key = tracking::SourceKey::of_directive(&row);
+            let metrics = self.metric_specs(&row).await?;
+            let metric_count = metrics.len();
+            let mut entries = Vec::new();
+            self.store
+                .for_each_item_of(key.as_ref(), |item| {
+                    entries.push(tracking::model::entry_of(&item, metric_count))
+                })
+                .await?;
+            let source = self.source_from(key, Some(row), metrics, entries, as_of_change);
+            self.model_mut().insert(source);
+        }
+        Ok(())
     }
 
     /// The same app reading the time from `clock`: tests and the demo move time
@@ -322,33 +360,25 @@ impl App {
         clock::format_date(self.today())
     }
 
-    /// Reads the tree index.
-    pub(crate) fn tree(&self) -> std::sync::RwLockReadGuard<'_, TreeIndex> {
-        self.tree
+    /// Reads the tree index (a view of the read model, which holds it).
+    pub(crate) fn tree(&self) -> TreeRead<'_> {
+        TreeRead(self.model())
+    }
+
+    /// Reads the read model: readers share it and never wait for one another.
+    pub(crate) fn model(&self) -> std::sync::RwLockReadGuard<'_, tracking::ReadModel> {
+        self.model
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub(crate) fn tree_mut(&self) -> std::sync::RwLockWriteGuard<'_, TreeIndex> {
-        self.tree
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Rebuilds the tree index from the store, after a bulk change.
+    /// Rebuilds the tree index from the store, after a bulk change, and renumbers
+    /// every source against it.
     pub(crate) async fn reload_tree(&self) -> Result<(), AppError> {
-        let edges = self.store.unit_edges().await?;
-        let tree = TreeIndex::build(edges)
-            .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
-        *self.tree_mut() = tree;
-        self.tree_changed();
-        Ok(())
-    }
-
-    /// Marks the read model's positions stale after the tree changed shape.
-    pub(crate) fn tree_changed(&self) {
-        self.model_mut().tree_version += 1;
+        let tree = read_tree(&self.store).await?;
+        self.model_mut().replace_tree(tree);
         self.model_changed();
+        Ok(())
     }
 
     /// Tells whoever follows the read model that it changed.
@@ -362,7 +392,7 @@ impl App {
         self.model_version.subscribe()
     }
 
-    pub(crate) fn model_mut(&self) -> std::sync::RwLockWriteGuard<'_, readmodel::ReadModel> {
+    pub(crate) fn model_mut(&self) -> std::sync::RwLockWriteGuard<'_, tracking::ReadModel> {
         self.model
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -497,7 +527,7 @@ impl App {
     }
 
     pub async fn close(&self) {
-        self.group_commit.close().await;
+        self.batcher.close().await;
         self.store.close().await;
     }
 
@@ -510,7 +540,7 @@ impl App {
         match self.store.idempotent_response(&idempotency.key).await? {
             Some(stored) if stored.fingerprint == idempotency.fingerprint => {
                 // Not replayed before the write that stored it is durable.
-                self.group_commit.settled().await?;
+                self.batcher.settled().await?;
                 Ok(Some(stored))
             }
             Some(_) => Err(AppError::Invalid {
@@ -570,6 +600,28 @@ impl App {
         body["origin"] = serde_json::Value::from(self.origin.as_ref());
         body.to_string()
     }
+}
+
+/// The tree index, read out of the read model.
+pub(crate) struct TreeRead<'a>(std::sync::RwLockReadGuard<'a, tracking::ReadModel>);
+
+impl std::ops::Deref for TreeRead<'_> {
+    type Target = TreeIndex;
+
+    fn deref(&self) -> &TreeIndex {
+        &self.0.tree
+    }
+}
+
+/// The stored tree, as the tree index numbers it, with every unit's name and code.
+async fn read_tree(store: &Store) -> Result<TreeIndex, AppError> {
+    let units = store.unit_labels().await?;
+    let mut tree = TreeIndex::build(units.iter().map(|(unit, parent, _, _)| (*unit, *parent)))
+        .map_err(|error| AppError::Internal(format!("the stored tree is broken: {error}")))?;
+    for (unit, _, name, code) in &units {
+        tree.set_label(*unit, name, code);
+    }
+    Ok(tree)
 }
 
 /// Stores the answer to a write sent with an `Idempotency-Key`, in the write's own

@@ -180,13 +180,16 @@ impl App {
             },
         };
         tx.insert_units(std::slice::from_ref(&row)).await?;
+        let (row_name, row_code) = (row.name.clone(), row.code.clone());
         let (parent_id, view) = (row.parent, UnitView::from(row));
         let audit = Audit::new("unit.create", format!("unit:{id}"), Some(id)).after(&view);
         self.record_change(&mut tx, "tree", serde_json::json!({}))
             .await?;
         let view = self.finish_write(tx, ctx, audit, view).await?;
-        let changed = self.tree_mut().insert(id, parent_id);
-        self.tree_changed();
+        let changed = self
+            .model_mut()
+            .unit_added(id, parent_id, &row_name, &row_code);
+        self.model_changed();
         if let Err(error) = changed {
             tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
             self.reload_tree().await?;
@@ -410,11 +413,17 @@ impl App {
             row.tags = tags.to_list();
         }
         tx.update_unit(id, &row.name, &row.tags).await?;
+        let (name, code) = (row.name.clone(), row.code.clone());
         let after = UnitView::from(row);
         let audit = Audit::new("unit.update", format!("unit:{id}"), Some(id))
             .before(&before)
             .after(&after);
-        self.finish_write(tx, ctx, audit, after).await
+        // Other servers read the tree again, names included.
+        self.record_change(&mut tx, "tree", serde_json::json!({}))
+            .await?;
+        let after = self.finish_write(tx, ctx, audit, after).await?;
+        self.model_mut().unit_renamed(id, &name, &code);
+        Ok(after)
     }
 
     pub async fn move_unit(
@@ -482,8 +491,8 @@ impl App {
         self.record_change(&mut tx, "tree", serde_json::json!({}))
             .await?;
         let after = self.finish_write(tx, ctx, audit, after).await?;
-        let changed = self.tree_mut().move_unit(id, new_parent_id);
-        self.tree_changed();
+        let changed = self.model_mut().unit_moved(id, new_parent_id);
+        self.model_changed();
         if let Err(error) = changed {
             tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
             self.reload_tree().await?;
@@ -526,8 +535,8 @@ impl App {
         self.record_change(&mut tx, "tree", serde_json::json!({}))
             .await?;
         self.finish_write(tx, ctx, audit, ()).await?;
-        let changed = self.tree_mut().remove_leaf(id);
-        self.tree_changed();
+        let changed = self.model_mut().unit_removed(id);
+        self.model_changed();
         if let Err(error) = changed {
             tracing::error!(%error, "the tree index lost step with the store; rebuilding it");
             self.reload_tree().await?;
@@ -558,7 +567,7 @@ impl App {
             range,
             visible,
             principal: ctx.principal.clone(),
-            tree: self.tree.clone(),
+            model: self.model.clone(),
             after: None,
             header_written: false,
             finished: false,
@@ -573,7 +582,7 @@ pub struct UnitExport {
     range: Option<(String, String)>,
     visible: Option<Vec<(String, String)>>,
     principal: ganglion_core::Principal,
-    tree: std::sync::Arc<std::sync::RwLock<ganglion_core::TreeIndex>>,
+    model: std::sync::Arc<std::sync::RwLock<crate::tracking::ReadModel>>,
     after: Option<String>,
     header_written: bool,
     finished: bool,
@@ -609,12 +618,17 @@ impl UnitExport {
             self.finished = true;
         }
         self.after = rows.last().map(|row| row.path.clone());
-        let tree = self
-            .tree
+        let model = self
+            .model
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         for row in rows.iter().filter(|row| {
-            ganglion_core::authorize(&self.principal, Action::Read, Resource::Unit(row.id), &tree)
+            ganglion_core::authorize(
+                &self.principal,
+                Action::Read,
+                Resource::Unit(row.id),
+                &model.tree,
+            )
         }) {
             writer
                 .write_record([
@@ -626,7 +640,7 @@ impl UnitExport {
                 ])
                 .map_err(csv_error)?;
         }
-        drop(tree);
+        drop(model);
         writer
             .into_inner()
             .map(Some)

@@ -9,8 +9,8 @@ use std::time::Instant;
 use ganglion_app::{
     App, Ctx, DemoShape, ListUnits, NewAccount, NewDirective, NewPerson, NewPost, Silent,
 };
-use ganglion_core::UnitId;
-use ganglion_store::TargetFilter;
+use ganglion_core::{DirectiveId, ItemId, Kind, UnitId};
+use ganglion_store::SourceRef;
 use ganglion_testkit::{TestBackend, TestDatabase};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -71,8 +71,18 @@ where
     times[times.len() / 2]
 }
 
+/// Where a directive's items are.
+fn source_of(directive: DirectiveId) -> SourceRef<'static> {
+    SourceRef {
+        kind: Kind::Directive,
+        source: directive.get(),
+        period: "",
+    }
+}
+
 fn draft(issuer: &str, title: &str) -> NewDirective {
     NewDirective {
+        kind: None,
         issuer: issuer.to_owned(),
         title: title.to_owned(),
         body: "A decision for every unit.".into(),
@@ -123,32 +133,31 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
     // entry and change record, and the read model); the baseline the bare insert.
     // The bare insert runs once before ours and once after, on a table holding a million
     // rows fewer and more than ours met: their mean meets ours on equal terms.
-    let root_target = TargetFilter {
-        range: root_row.subtree_range(),
-        kinds: &[],
-        tags: &[],
-    };
+    let root_range = root_row.subtree_range();
     let bare_insert = || async {
         let plain = app
-            .create_directive(&operator, draft(&root.id, "baseline"))
+            .directives()
+            .create(&operator, draft(&root.id, "baseline"))
             .await
             .expect("a draft");
-        let plain_id: i64 = plain.id.parse().unwrap();
+        let plain_id: DirectiveId = plain.id.parse().unwrap();
         let started = Instant::now();
         let created = store
-            .baseline_convey(plain_id, &root_target, "2026-01-01T00:00:00Z")
+            .baseline_convey(plain_id, &root_range, "2026-01-01T00:00:00Z")
             .await
             .expect("the baseline insert");
         (plain_id, created, ms(started))
     };
     let (_, _, before) = bare_insert().await;
     let directive = app
-        .create_directive(&operator, draft(&root.id, "ours"))
+        .directives()
+        .create(&operator, draft(&root.id, "ours"))
         .await
         .expect("a draft");
     let started = Instant::now();
     let issued = app
-        .issue_directive(&operator, &directive.id)
+        .directives()
+        .issue(&operator, &directive.id)
         .await
         .expect("issued");
     let ours = ms(started);
@@ -166,18 +175,19 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
     );
 
     // Roll-ups with drill-down to every child.
-    let directive_id: i64 = directive.id.parse().unwrap();
+    let directive_id: DirectiveId = directive.id.parse().unwrap();
     for (bench, unit, row) in [
         ("rollup_root", root_id, &root_row),
         ("rollup_county", county_id, &county_row),
     ] {
         let ours = median_ms(201, || async {
-            std::hint::black_box(app.tally_at(directive_id, unit));
+            std::hint::black_box(app.directives().tally_at(&directive.id, unit));
         })
         .await;
         let use_case = median_ms(51, || async {
             std::hint::black_box(
-                app.rollup(&operator, &directive.id, Some(&unit.to_string()))
+                app.directives()
+                    .rollup(&operator, &directive.id, Some(&unit.to_string()))
                     .await
                     .unwrap(),
             );
@@ -188,7 +198,7 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
             .await
             .unwrap()
             .items;
-        let (tally, _) = app.tally_at(directive_id, unit).unwrap();
+        let (tally, _) = app.directives().tally_at(&directive.id, unit).unwrap();
         // The recursive query takes seconds to minutes at a million units: one run.
         let runs = 3;
         let recursive = median_ms(1, || async {
@@ -339,36 +349,46 @@ pub async fn run(units: u64, backend_name: &str, transitions: usize, clients: us
         .unwrap();
         let unit_id: UnitId = unit.id.parse().unwrap();
         let plain_assignment = store
-            .assignment_of(plain_id, unit_id)
+            .items_at(source_of(plain_id), unit_id)
             .await
             .unwrap()
-            .unwrap()
+            .first()
+            .expect("the baseline's item")
             .id;
         client_units.push((unit_id, plain_assignment));
     }
     const STEPS: [&str; 4] = ["acknowledged", "planned", "in_progress", "done"];
     let per_client = transitions / clients;
     let tasks_per_client = per_client.div_ceil(STEPS.len());
-    let mut work: Vec<Vec<i64>> = vec![Vec::new(); clients];
+    let mut work: Vec<Vec<ItemId>> = vec![Vec::new(); clients];
     for task in 0..tasks_per_client {
         let mut task_draft = draft(&scope.id, &format!("Task {task}"));
         task_draft.target = Some(ganglion_app::Target {
             under: Some(scope.id.clone()),
             kinds: Vec::new(),
             tags: vec!["bench".into()],
+            units: Vec::new(),
         });
         task_draft.metric = Some(ganglion_app::Metric {
             name: "Hectares sown".into(),
             unit: "ha".into(),
             target_per_unit: 40.0,
         });
-        let created = app.create_directive(&operator, task_draft).await.unwrap();
-        let issued = app.issue_directive(&operator, &created.id).await.unwrap();
+        let created = app
+            .directives()
+            .create(&operator, task_draft)
+            .await
+            .unwrap();
+        let issued = app
+            .directives()
+            .issue(&operator, &created.id)
+            .await
+            .unwrap();
         assert_eq!(issued.assignments, clients as u64);
-        let task_id: i64 = created.id.parse().unwrap();
+        let task_id: DirectiveId = created.id.parse().unwrap();
         for (client, (unit, _)) in client_units.iter().enumerate() {
-            let assignment = store.assignment_of(task_id, *unit).await.unwrap().unwrap();
-            work[client].push(assignment.id);
+            let assignment = store.items_at(source_of(task_id), *unit).await.unwrap();
+            work[client].push(assignment[0].id);
         }
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -451,7 +471,7 @@ struct Report {
 }
 
 impl Report {
-    fn new(assignment: i64, to: &str) -> Self {
+    fn new(assignment: ItemId, to: &str) -> Self {
         let body = match to {
             "in_progress" => json!({"to": to, "note": "ploughing started"}),
             "done" => json!({"to": to, "metric_value": 42.5}),

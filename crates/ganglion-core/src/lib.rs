@@ -9,15 +9,17 @@ pub mod audit;
 pub mod directive;
 pub mod ids;
 pub mod template;
+pub mod tracking;
 pub mod tree;
 pub mod unit;
 
 pub use access::{authorize, Action, Post, Principal, Resource, Role};
-pub use directive::{AssignmentState, DirectiveColumns, Mover, Tally};
+pub use directive::DirectiveState;
 pub use ids::{
     AccountId, AwardId, DirectiveId, ExperienceId, GuidanceId, InvalidId, ItemId, NoteId, PersonId,
     PostId, ProgrammeId, UnitId,
 };
 pub use template::{Template, TemplateError};
+pub use tracking::{Columns, Kind, Tally, Workflow};
 pub use tree::{MoveError, TreeIndex};
 pub use unit::{Tag, Tags, UnitCode, UnitName, ValueError};

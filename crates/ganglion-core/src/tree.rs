@@ -84,6 +84,18 @@ pub struct TreeIndex {
     roots: Vec<u32>,
     // Per position: the slot numbered there.
     order: Vec<u32>,
+    /// Per slot: the unit's name and code, as a span of `label_text`, so that a
+    /// roll-up with a row per child needs nothing from the store.
+    labels: Vec<Label>,
+    label_text: String,
+}
+
+/// Where a unit's name and code lie in the label text: the name first, then the code.
+#[derive(Debug, Clone, Copy, Default)]
+struct Label {
+    start: u32,
+    name_len: u16,
+    code_len: u16,
 }
 
 impl TreeIndex {
@@ -211,8 +223,85 @@ impl TreeIndex {
         Some(self.depth[slot as usize])
     }
 
-    /// Adds a leaf under `parent`, or a new root.
-    pub fn insert(&mut self, unit: UnitId, parent: Option<UnitId>) -> Result<(), MoveError> {
+    /// The unit's name, as last told; empty if never told.
+    pub fn name(&self, unit: UnitId) -> &str {
+        self.label(unit).0
+    }
+
+    /// The unit's code, as last told; empty if never told.
+    pub fn code(&self, unit: UnitId) -> &str {
+        self.label(unit).1
+    }
+
+    fn label(&self, unit: UnitId) -> (&str, &str) {
+        let Some(label) = self
+            .slot_of
+            .get(unit)
+            .and_then(|slot| self.labels.get(slot as usize))
+        else {
+            return ("", "");
+        };
+        let start = label.start as usize;
+        let name_end = start + label.name_len as usize;
+        let code_end = name_end + label.code_len as usize;
+        (
+            self.label_text.get(start..name_end).unwrap_or(""),
+            self.label_text.get(name_end..code_end).unwrap_or(""),
+        )
+    }
+
+    /// Tells the index a unit's name and code. Names and codes are short (a unit's
+    /// name is at most a few hundred bytes); longer ones are cut at a character.
+    pub fn set_label(&mut self, unit: UnitId, name: &str, code: &str) {
+        let Some(slot) = self.slot_of.get(unit) else {
+            return;
+        };
+        let name = cut(name, u16::MAX as usize);
+        let code = cut(code, u16::MAX as usize);
+        // Text of renamed units is left behind; the whole text is rewritten when it
+        // holds more old text than live.
+        if self.label_text.len() > 1 << 20 && self.label_text.len() > 4 * self.live_label_bytes() {
+            self.compact_labels();
+        }
+        let start = self.label_text.len() as u32;
+        self.label_text.push_str(name);
+        self.label_text.push_str(code);
+        if self.labels.len() <= slot as usize {
+            self.labels.resize(slot as usize + 1, Label::default());
+        }
+        self.labels[slot as usize] = Label {
+            start,
+            name_len: name.len() as u16,
+            code_len: code.len() as u16,
+        };
+    }
+
+    fn live_label_bytes(&self) -> usize {
+        self.order
+            .iter()
+            .filter_map(|&slot| self.labels.get(slot as usize))
+            .map(|label| label.name_len as usize + label.code_len as usize)
+            .sum()
+    }
+
+    fn compact_labels(&mut self) {
+        let mut text = String::with_capacity(self.live_label_bytes());
+        for &slot in &self.order {
+            let Some(label) = self.labels.get_mut(slot as usize) else {
+                continue;
+            };
+            let start = label.start as usize;
+            let end = start + label.name_len as usize + label.code_len as usize;
+            let live = self.label_text.get(start..end).unwrap_or("");
+            label.start = text.len() as u32;
+            text.push_str(live);
+        }
+        self.label_text = text;
+    }
+
+    /// Adds a leaf under `parent`, or a new root; returns its position. Every unit
+    /// from that position on moved one place later.
+    pub fn insert(&mut self, unit: UnitId, parent: Option<UnitId>) -> Result<u32, MoveError> {
         if self.contains(unit) {
             return Err(MoveError::DuplicateUnit(unit));
         }
@@ -245,11 +334,12 @@ impl TreeIndex {
             p => self.depth[p as usize] + 1,
         };
         self.for_each_ancestor(slot, |size| *size += 1);
-        Ok(())
+        Ok(position)
     }
 
-    /// Removes a unit that has nothing under it.
-    pub fn remove_leaf(&mut self, unit: UnitId) -> Result<(), MoveError> {
+    /// Removes a unit that has nothing under it; returns the position it had. Every
+    /// unit after it moved one place earlier.
+    pub fn remove_leaf(&mut self, unit: UnitId) -> Result<u32, MoveError> {
         let slot = self.slot(unit)?;
         if !self.children[slot as usize].is_empty() {
             return Err(MoveError::HasChildren(unit));
@@ -268,7 +358,10 @@ impl TreeIndex {
         self.parent[slot as usize] = NO_SLOT;
         self.slot_of.remove(&unit);
         self.free_slots.push(slot);
-        Ok(())
+        if let Some(label) = self.labels.get_mut(slot as usize) {
+            *label = Label::default();
+        }
+        Ok(position)
     }
 
     /// Moves a unit with its whole subtree under `new_parent` (or to the top).
@@ -313,6 +406,9 @@ impl TreeIndex {
                 self.position[s] = NO_SLOT;
                 self.size[s] = 1;
                 self.depth[s] = 0;
+                if let Some(label) = self.labels.get_mut(s) {
+                    *label = Label::default();
+                }
                 slot
             }
             None => {
@@ -374,6 +470,18 @@ impl TreeIndex {
             }
         }
     }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character.
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 #[cfg(test)]
@@ -495,8 +603,10 @@ mod tests {
                         let parent = parent_pick.filter(|_| !units.is_empty()).map(pick);
                         let unit = id(next_id);
                         next_id += 1;
-                        index.insert(unit, parent).unwrap();
+                        let position = index.insert(unit, parent).unwrap();
                         naive.parent.insert(unit, parent);
+                        index.set_label(unit, &format!("Unit {}", unit.get()), &format!("U{}", unit.get()));
+                        prop_assert_eq!(index.position(unit), Some(position));
                     }
                     Change::Move { unit_pick, parent_pick } if !units.is_empty() => {
                         let unit = pick(unit_pick);
@@ -515,17 +625,21 @@ mod tests {
                     Change::Remove { unit_pick } if !units.is_empty() => {
                         let unit = pick(unit_pick);
                         let has_children = naive.parent.values().any(|p| *p == Some(unit));
+                        let before = index.position(unit);
                         let result = index.remove_leaf(unit);
                         if has_children {
                             prop_assert_eq!(result, Err(MoveError::HasChildren(unit)));
                         } else {
-                            prop_assert_eq!(result, Ok(()));
+                            prop_assert_eq!(result.ok(), before);
                             naive.parent.remove(&unit);
                         }
                     }
                     _ => {}
                 }
                 assert_agrees(&index, &naive);
+                for &unit in naive.parent.keys() {
+                    prop_assert_eq!(index.code(unit), format!("U{}", unit.get()));
+                }
             }
             // Building afresh from the final edges gives the same numbering.
             let rebuilt = TreeIndex::build(naive.parent.iter().map(|(u, p)| (*u, *p))).unwrap();

@@ -2,21 +2,33 @@
 //! data: a raw conveyance, roll-ups asked of the database, and plain durable updates.
 //! Nothing in the product calls these.
 
-use ganglion_core::UnitId;
+use ganglion_core::{DirectiveId, ItemId, UnitId};
 use sqlx::Row;
 
-use crate::{Store, StoreError, TargetFilter};
+use crate::{Store, StoreError};
 
 impl Store {
-    /// Conveys `directive` with a bare `INSERT … SELECT` in its own transaction.
+    /// Conveys `directive` to every unit of a path range with a bare `INSERT …
+    /// SELECT` in its own transaction, letting the database number the items.
     pub async fn baseline_convey(
         &self,
-        directive: i64,
-        target: &TargetFilter<'_>,
+        directive: DirectiveId,
+        range: &(String, String),
         at: &str,
     ) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
-        let created = tx.convey(directive, target, at).await?;
+        let created = sqlx::query(
+            "INSERT INTO items (kind, source_id, unit_id, state, created_at, updated_at) \
+             SELECT 'directive', $1, u.id, 0, $2, $2 FROM units u \
+             WHERE u.path >= $3 AND u.path < $4",
+        )
+        .bind(directive.get())
+        .bind(at)
+        .bind(range.0.as_str())
+        .bind(range.1.as_str())
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(created)
     }
@@ -25,7 +37,7 @@ impl Store {
     /// with a recursive query over `parent_id`.
     pub async fn baseline_rollup_recursive(
         &self,
-        directive: i64,
+        directive: DirectiveId,
         unit: UnitId,
     ) -> Result<[u64; 6], StoreError> {
         let rows = sqlx::query(
@@ -34,13 +46,14 @@ impl Store {
             "WITH RECURSIVE subtree(id) AS ( \
                SELECT id FROM units WHERE id = $2 \
                UNION ALL SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id) \
-             SELECT CAST(a.state AS INTEGER), COUNT(*) FROM subtree s CROSS JOIN assignments a \
-             WHERE a.unit_id = s.id AND a.directive_id = $1 GROUP BY a.state",
+             SELECT CAST(a.state AS INTEGER), COUNT(*) FROM subtree s CROSS JOIN items a \
+             WHERE a.unit_id = s.id AND a.kind = 'directive' AND a.source_id = $1 \
+             GROUP BY a.state",
         )
         // Planned afresh for each unit: PostgreSQL would otherwise settle on one plan
         // for the root's million units and the county's thousands alike.
         .persistent(false)
-        .bind(directive)
+        .bind(directive.get())
         .bind(unit.get())
         .fetch_all(&self.pool)
         .await?;
@@ -50,18 +63,18 @@ impl Store {
     /// The same counts through the stored path ranges: the best a query can do.
     pub async fn baseline_rollup_interval(
         &self,
-        directive: i64,
+        directive: DirectiveId,
         range: &(String, String),
     ) -> Result<[u64; 6], StoreError> {
         let rows = sqlx::query(
             // Units first (SQLite keeps a CROSS JOIN's order): the range is read from
             // the path index, then each unit's assignment by (directive, unit).
-            "SELECT CAST(a.state AS INTEGER), COUNT(*) FROM units u CROSS JOIN assignments a \
-             WHERE a.unit_id = u.id AND a.directive_id = $1 AND u.path >= $2 AND u.path < $3 \
-             GROUP BY a.state",
+            "SELECT CAST(a.state AS INTEGER), COUNT(*) FROM units u CROSS JOIN items a \
+             WHERE a.unit_id = u.id AND a.kind = 'directive' AND a.source_id = $1 \
+             AND u.path >= $2 AND u.path < $3 GROUP BY a.state",
         )
         .persistent(false)
-        .bind(directive)
+        .bind(directive.get())
         .bind(range.0.as_str())
         .bind(range.1.as_str())
         .fetch_all(&self.pool)
@@ -70,9 +83,9 @@ impl Store {
     }
 
     /// One durable single-row update, committed on its own.
-    pub async fn baseline_update(&self, assignment: i64, state: u8) -> Result<(), StoreError> {
-        sqlx::query("UPDATE assignments SET state = $2 WHERE id = $1")
-            .bind(assignment)
+    pub async fn baseline_update(&self, item: ItemId, state: u8) -> Result<(), StoreError> {
+        sqlx::query("UPDATE items SET state = $2 WHERE id = $1")
+            .bind(item.get())
             .bind(i32::from(state))
             .execute(&self.pool)
             .await?;

@@ -1,82 +1,70 @@
-//! Directives, their assignments and the history of each, guidance notes, and the change
-//! feed that lets several servers follow one another's writes.
+//! Directives (of every kind), guidance notes, and the change feed that lets several
+//! servers follow one another's writes. A directive's assignments are tracked items
+//! (see `tracking.rs`).
 
-use futures::TryStreamExt;
-use ganglion_core::UnitId;
+use ganglion_core::tracking::Target;
+use ganglion_core::{DirectiveId, DirectiveState, GuidanceId, Kind, ProgrammeId, UnitId};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row};
+use sqlx::Row;
+use time::Date;
 
-use crate::exec::{Cells, Statements};
+use crate::exec::{Cells, Param, Statements};
 use crate::{Backend, Store, StoreError, WriteTx};
+
+/// A quantity each unit of a directive reports, with its target per unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub name: String,
+    pub unit: String,
+    pub target_per_unit: f64,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectiveRow {
-    pub id: i64,
+    pub id: DirectiveId,
+    pub kind: Kind,
     pub issuer: UnitId,
-    pub parent: Option<i64>,
+    pub parent: Option<DirectiveId>,
     pub title: String,
     pub body: String,
-    pub due: String,
-    pub target_under: UnitId,
-    /// Kinds separated by `;`, empty for any kind.
-    pub target_kinds: String,
-    /// Tags separated by `;`: a targeted unit carries every one.
-    pub target_tags: String,
-    pub metric_name: Option<String>,
-    pub metric_unit: Option<String>,
-    pub metric_target: Option<f64>,
-    /// `draft`, `issued`, `withdrawn` or `closed`.
-    pub state: String,
+    pub due: Date,
+    /// Who it reaches: `under` is always set.
+    pub target: Target,
+    pub metric: Option<MetricRow>,
+    pub state: DirectiveState,
     pub assignment_count: i64,
     pub created_at: String,
     pub issued_at: Option<String>,
     pub ended_at: Option<String>,
+    /// The programme and year whose projects this directive carries.
+    pub programme: Option<(ProgrammeId, i32)>,
 }
 
-/// The fields of a directive that are written while it is a draft.
+impl DirectiveRow {
+    /// The top of the subtree it reaches.
+    pub fn target_under(&self) -> UnitId {
+        self.target.under.unwrap_or(self.issuer)
+    }
+}
+
+/// The fields of a directive written while it is a draft.
 #[derive(Debug, Clone)]
 pub struct DirectiveDraft<'a> {
+    pub kind: Kind,
     pub issuer: UnitId,
-    pub parent: Option<i64>,
+    pub parent: Option<DirectiveId>,
     pub title: &'a str,
     pub body: &'a str,
-    pub due: &'a str,
-    pub target_under: UnitId,
-    pub target_kinds: &'a str,
-    pub target_tags: &'a str,
-    pub metric_name: Option<&'a str>,
-    pub metric_unit: Option<&'a str>,
-    pub metric_target: Option<f64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssignmentRow {
-    pub id: i64,
-    pub directive: i64,
-    pub unit: UnitId,
-    /// 0 conveyed … 5 blocked, as `ganglion_core::AssignmentState`.
-    pub state: u8,
-    pub metric_value: Option<f64>,
-    pub updated_at: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct AssignmentEventRow {
-    pub at: String,
-    pub actor: String,
-    /// The actor's name when they acted: the account holder's, or the login of an
-    /// account that names no person; none for the operator.
-    pub actor_name: Option<String>,
-    pub from_state: u8,
-    pub to_state: u8,
-    pub note: String,
-    pub metric_value: Option<f64>,
+    pub due: Date,
+    pub target: &'a Target,
+    pub metric: Option<&'a MetricRow>,
+    pub programme: Option<(ProgrammeId, i32)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuidanceRow {
-    pub id: i64,
-    pub directive: i64,
+    pub id: GuidanceId,
+    pub directive: DirectiveId,
     pub unit: UnitId,
     pub unit_name: String,
     pub text: String,
@@ -92,108 +80,131 @@ pub struct ChangeRow {
     pub payload: String,
 }
 
-/// Which units a directive reaches: a subtree (a path range), narrowed by kinds and tags.
-#[derive(Debug, Clone)]
-pub struct TargetFilter<'a> {
-    pub range: (String, String),
-    pub kinds: &'a [String],
-    pub tags: &'a [String],
-}
-
 pub(crate) const DIRECTIVE_COLUMNS: &str =
-    "id, issuer_id, parent_id, title, body, due, target_under, \
-    target_kinds, target_tags, metric_name, metric_unit, metric_target, state, \
-    assignment_count, created_at, issued_at, ended_at";
+    "id, kind, issuer_id, parent_id, title, body, due, target_under, target_kinds, \
+     target_tags, target_units, metric_name, metric_unit, metric_target, state, \
+     assignment_count, created_at, issued_at, ended_at, programme_id, programme_year";
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Corrupt(format!("stored directive data has a bad {what}"))
+/// Where a value goes in a statement: a placeholder bound to it, or a `NULL` literal.
+/// Through the Any driver a bound NULL carries the type text, which PostgreSQL refuses
+/// for a column of another type.
+pub(crate) fn slot(params: &mut Vec<Param>, value: Param) -> String {
+    if matches!(value, Param::Null) {
+        return "NULL".into();
+    }
+    params.push(value);
+    format!("${}", params.len())
 }
 
-fn unit_id(raw: i64, what: &str) -> Result<UnitId, StoreError> {
+pub(crate) fn corrupt(what: &str) -> StoreError {
+    StoreError::Corrupt(format!("stored tracking data has a bad {what}"))
+}
+
+pub(crate) fn unit_id(raw: i64, what: &str) -> Result<UnitId, StoreError> {
     UnitId::new(raw).ok_or_else(|| corrupt(what))
 }
 
-fn directive_from_row(row: &AnyRow) -> Result<DirectiveRow, StoreError> {
-    directive_from_row_at(row, 0)
+pub(crate) fn parse_date(text: &str) -> Result<Date, StoreError> {
+    Date::parse(
+        text,
+        time::macros::format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| corrupt("date"))
 }
 
-/// A directive read from the row's columns starting at `first`.
-pub(crate) fn directive_from_row_at(
-    row: &(impl Cells + ?Sized),
-    first: usize,
-) -> Result<DirectiveRow, StoreError> {
-    let at = |column: usize| first + column;
+pub(crate) fn format_date(date: Date) -> String {
+    date.format(time::macros::format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(';')
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn split_units(text: &str) -> Result<Vec<UnitId>, StoreError> {
+    text.split(';')
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<i64>()
+                .ok()
+                .and_then(UnitId::new)
+                .ok_or_else(|| corrupt("target unit"))
+        })
+        .collect()
+}
+
+fn join_units(units: &[UnitId]) -> String {
+    units
+        .iter()
+        .map(|unit| unit.to_string())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// A directive read from a row of [`DIRECTIVE_COLUMNS`].
+pub(crate) fn directive_from_row(row: &(impl Cells + ?Sized)) -> Result<DirectiveRow, StoreError> {
+    let kind = row.get_text("kind")?;
+    let state = row.get_text("state")?;
+    let metric = match (
+        row.get_text_opt("metric_name")?,
+        row.get_real_opt("metric_target")?,
+    ) {
+        (Some(name), Some(target_per_unit)) => Some(MetricRow {
+            name,
+            unit: row.get_text_opt("metric_unit")?.unwrap_or_default(),
+            target_per_unit,
+        }),
+        _ => None,
+    };
+    let programme = match (
+        row.get_int_opt("programme_id")?,
+        row.get_int_opt("programme_year")?,
+    ) {
+        (Some(id), Some(year)) => Some((
+            ProgrammeId::new(id).ok_or_else(|| corrupt("programme"))?,
+            i32::try_from(year).map_err(|_| corrupt("programme year"))?,
+        )),
+        _ => None,
+    };
     Ok(DirectiveRow {
-        id: row.int(at(0))?,
-        issuer: unit_id(row.int(at(1))?, "issuer")?,
-        parent: row.int_opt(at(2))?,
-        title: row.text(at(3))?,
-        body: row.text(at(4))?,
-        due: row.text(at(5))?,
-        target_under: unit_id(row.int(at(6))?, "target")?,
-        target_kinds: row.text(at(7))?,
-        target_tags: row.text(at(8))?,
-        metric_name: row.text_opt(at(9))?,
-        metric_unit: row.text_opt(at(10))?,
-        metric_target: row.real_opt(at(11))?,
-        state: row.text(at(12))?,
-        assignment_count: row.int(at(13))?,
-        created_at: row.text(at(14))?,
-        issued_at: row.text_opt(at(15))?,
-        ended_at: row.text_opt(at(16))?,
+        id: DirectiveId::new(row.get_int("id")?).ok_or_else(|| corrupt("id"))?,
+        kind: Kind::parse(&kind)
+            .filter(|kind| kind.is_directive_kind())
+            .ok_or_else(|| corrupt("kind"))?,
+        issuer: unit_id(row.get_int("issuer_id")?, "issuer")?,
+        parent: row.get_int_opt("parent_id")?.and_then(DirectiveId::new),
+        title: row.get_text("title")?,
+        body: row.get_text("body")?,
+        due: parse_date(&row.get_text("due")?)?,
+        target: Target {
+            under: Some(unit_id(row.get_int("target_under")?, "target")?),
+            kinds: split_list(&row.get_text("target_kinds")?),
+            tags: split_list(&row.get_text("target_tags")?),
+            units: split_units(&row.get_text("target_units")?)?,
+            posts: None,
+        },
+        metric,
+        state: DirectiveState::parse(&state).ok_or_else(|| corrupt("state"))?,
+        assignment_count: row.get_int("assignment_count")?,
+        created_at: row.get_text("created_at")?,
+        issued_at: row.get_text_opt("issued_at")?,
+        ended_at: row.get_text_opt("ended_at")?,
+        programme,
     })
 }
 
-pub(crate) const ASSIGNMENT_COLUMNS: &str =
-    "id, directive_id, unit_id, CAST(state AS INTEGER), metric_value, updated_at";
-/// The same, of an assignment named `a` in a join.
-pub(crate) const ASSIGNMENT_COLUMNS_OF_A: &str =
-    "a.id, a.directive_id, a.unit_id, CAST(a.state AS INTEGER), a.metric_value, a.updated_at";
-
-pub(crate) fn assignment_from_row(
-    row: &(impl Cells + ?Sized),
-) -> Result<AssignmentRow, StoreError> {
-    Ok(AssignmentRow {
-        id: row.int(0)?,
-        directive: row.int(1)?,
-        unit: unit_id(row.int(2)?, "unit")?,
-        state: u8::try_from(row.small(3)?).map_err(|_| corrupt("state"))?,
-        metric_value: row.real_opt(4)?,
-        updated_at: row.text(5)?,
-    })
-}
-
-/// The WHERE clause choosing a directive's units; placeholders start after `first`.
-fn target_sql(target: &TargetFilter<'_>, first: usize) -> (String, Vec<String>) {
-    let mut binds = vec![target.range.0.clone(), target.range.1.clone()];
-    let mut clauses = vec![format!(
-        "u.path >= ${} AND u.path < ${}",
-        first + 1,
-        first + 2
-    )];
-    if !target.kinds.is_empty() {
-        let mut names = Vec::new();
-        for kind in target.kinds {
-            binds.push(kind.clone());
-            names.push(format!("${}", first + binds.len()));
-        }
-        clauses.push(format!("u.kind IN ({})", names.join(", ")));
-    }
-    for tag in target.tags {
-        binds.push(tag.clone());
-        clauses.push(format!(
-            "EXISTS (SELECT 1 FROM unit_tags t WHERE t.unit_id = u.id AND t.tag = ${})",
-            first + binds.len()
-        ));
-    }
-    (clauses.join(" AND "), binds)
+fn directives_from(rows: &[AnyRow]) -> Result<Vec<DirectiveRow>, StoreError> {
+    rows.iter().map(directive_from_row).collect()
 }
 
 impl Store {
-    pub async fn directive(&self, id: i64) -> Result<Option<DirectiveRow>, StoreError> {
+    pub async fn directive(&self, id: DirectiveId) -> Result<Option<DirectiveRow>, StoreError> {
         let sql = format!("SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE id = $1");
         let row = sqlx::query(&sql)
-            .bind(id)
+            .bind(id.get())
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(directive_from_row).transpose()
@@ -202,187 +213,66 @@ impl Store {
     /// Directives in one of these states, by id.
     pub async fn directives_in_states(
         &self,
-        states: &[&str],
+        states: &[DirectiveState],
     ) -> Result<Vec<DirectiveRow>, StoreError> {
-        let placeholders: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE state IN ({}) ORDER BY id",
-            placeholders.join(", ")
+            crate::numbered(0, states.len())
         );
         let mut query = sqlx::query(&sql);
         for state in states {
-            query = query.bind(*state);
+            query = query.bind(state.as_str());
         }
-        let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(directive_from_row)
-            .collect::<Result<_, _>>()
+        directives_from(&query.fetch_all(&self.pool).await?)
     }
 
-    /// How many units a target reaches (the preview of an issue).
-    pub async fn count_targets(&self, target: &TargetFilter<'_>) -> Result<u64, StoreError> {
-        let (where_sql, binds) = target_sql(target, 0);
-        let sql = format!("SELECT COUNT(*) FROM units u WHERE {where_sql}");
-        let mut query = sqlx::query_scalar::<Any, i64>(&sql);
-        for bind in binds {
-            query = query.bind(bind);
-        }
-        Ok(query.fetch_one(&self.pool).await? as u64)
-    }
-
-    /// Every assignment of a directive as `(unit, state, metric)`, for the read model.
-    pub async fn assignment_columns(
+    /// The directives a unit issued, newest first, after the cursor (a directive id).
+    pub async fn directives_issued_by(
         &self,
-        directive: i64,
-    ) -> Result<Vec<(UnitId, u8, Option<f64>)>, StoreError> {
-        let mut rows = sqlx::query(
-            "SELECT unit_id, CAST(state AS INTEGER), metric_value FROM assignments WHERE directive_id = $1",
-        )
-        .bind(directive)
-        .fetch(&self.pool);
-        let mut out = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            let unit: i64 = row.try_get(0)?;
-            let state: i32 = row.try_get(1)?;
-            if let (Some(unit), Ok(state)) = (UnitId::new(unit), u8::try_from(state)) {
-                out.push((unit, state, row.try_get(2)?));
-            }
-        }
-        Ok(out)
-    }
-
-    /// Every assignment of a directive as `(id, unit)`, by id.
-    pub async fn assignment_ids(&self, directive: i64) -> Result<Vec<(i64, UnitId)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, unit_id FROM assignments WHERE directive_id = $1 ORDER BY id")
-                .bind(directive)
-                .fetch_all(&self.pool)
-                .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let unit: i64 = row.try_get(1)?;
-            if let Some(unit) = UnitId::new(unit) {
-                out.push((row.try_get(0)?, unit));
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn assignment(&self, id: i64) -> Result<Option<AssignmentRow>, StoreError> {
-        let sql = format!("SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(assignment_from_row).transpose()
-    }
-
-    pub async fn assignment_of(
-        &self,
-        directive: i64,
-        unit: UnitId,
-    ) -> Result<Option<AssignmentRow>, StoreError> {
-        let sql = format!(
-            "SELECT {ASSIGNMENT_COLUMNS} FROM assignments WHERE directive_id = $1 AND unit_id = $2"
-        );
-        let row = sqlx::query(&sql)
-            .bind(directive)
-            .bind(unit.get())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(assignment_from_row).transpose()
-    }
-
-    /// A unit's own assignments of live directives, newest directive first, after the
-    /// cursor (a directive id), with their directives.
-    pub async fn assignments_of_unit(
-        &self,
-        unit: UnitId,
-        state: Option<u8>,
-        before_directive: Option<i64>,
+        issuer: UnitId,
+        before: Option<DirectiveId>,
         limit: u32,
-    ) -> Result<Vec<(AssignmentRow, DirectiveRow)>, StoreError> {
-        let directive_columns = DIRECTIVE_COLUMNS
-            .split(", ")
-            .map(|c| format!("d.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = format!(
-            "SELECT {ASSIGNMENT_COLUMNS_OF_A}, {directive_columns} FROM assignments a \
-             JOIN directives d ON d.id = a.directive_id \
-             WHERE a.unit_id = $1 AND d.state = 'issued' AND d.id < $2"
+    ) -> Result<Vec<DirectiveRow>, StoreError> {
+        let sql = format!(
+            "SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE issuer_id = $1 AND id < $2 \
+             ORDER BY id DESC LIMIT {limit}"
         );
-        if state.is_some() {
-            sql.push_str(" AND a.state = $3");
-        }
-        sql.push_str(&format!(" ORDER BY d.id DESC LIMIT {limit}"));
-        let mut query = sqlx::query(&sql)
-            .bind(unit.get())
-            .bind(before_directive.unwrap_or(i64::MAX));
-        if let Some(state) = state {
-            query = query.bind(i32::from(state));
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let assignment = assignment_from_row(row)?;
-            // The directive's columns follow the assignment's six.
-            let directive = directive_from_row_at(row, 6)?;
-            out.push((assignment, directive));
-        }
-        Ok(out)
+        let rows = sqlx::query(&sql)
+            .bind(issuer.get())
+            .bind(before.map_or(i64::MAX, DirectiveId::get))
+            .fetch_all(&self.pool)
+            .await?;
+        directives_from(&rows)
     }
 
-    pub async fn assignment_events(
+    /// The directives breaking `parent` into tasks, by id.
+    pub async fn child_directives(
         &self,
-        assignment: i64,
-    ) -> Result<Vec<AssignmentEventRow>, StoreError> {
-        let mut connection = self.pool.acquire().await?;
-        fetch_events(&mut connection, assignment).await
+        parent: DirectiveId,
+    ) -> Result<Vec<DirectiveRow>, StoreError> {
+        let sql =
+            format!("SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE parent_id = $1 ORDER BY id");
+        let rows = sqlx::query(&sql)
+            .bind(parent.get())
+            .fetch_all(&self.pool)
+            .await?;
+        directives_from(&rows)
     }
 
-    pub async fn guidance_of(&self, directive: i64) -> Result<Vec<GuidanceRow>, StoreError> {
+    pub async fn guidance_of(
+        &self,
+        directive: DirectiveId,
+    ) -> Result<Vec<GuidanceRow>, StoreError> {
         let sql = format!(
             "SELECT {GUIDANCE_COLUMNS} FROM {GUIDANCE_FROM} WHERE g.directive_id = $1 ORDER BY g.id"
         );
         let rows = sqlx::query(&sql)
-            .bind(directive)
+            .bind(directive.get())
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(guidance_from_row)
             .collect::<Result<_, StoreError>>()
-    }
-
-    /// Per day and change `(day, from, to, count)` of a directive's assignments inside
-    /// the path range: what a series of counts over time is made from.
-    pub async fn daily_transitions(
-        &self,
-        directive: i64,
-        range: &(String, String),
-    ) -> Result<Vec<(String, u8, u8, u64)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT substr(e.at, 1, 10) AS day, CAST(e.from_state AS INTEGER), \
-             CAST(e.to_state AS INTEGER), COUNT(*) FROM assignment_events e \
-             JOIN assignments a ON a.id = e.assignment_id JOIN units u ON u.id = a.unit_id \
-             WHERE e.directive_id = $1 AND u.path >= $2 AND u.path < $3 \
-             GROUP BY 1, 2, 3 ORDER BY 1",
-        )
-        .bind(directive)
-        .bind(range.0.as_str())
-        .bind(range.1.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok((
-                    row.text(0)?,
-                    u8::try_from(row.small(1)?).map_err(|_| corrupt("state"))?,
-                    u8::try_from(row.small(2)?).map_err(|_| corrupt("state"))?,
-                    row.int(3)? as u64,
-                ))
-            })
-            .collect()
     }
 
     /// Changes after `after_seq`, in order.
@@ -400,9 +290,9 @@ impl Store {
         rows.iter()
             .map(|row| {
                 Ok(ChangeRow {
-                    seq: row.try_get(0)?,
-                    kind: row.try_get(1)?,
-                    payload: row.try_get(2)?,
+                    seq: row.try_get("seq")?,
+                    kind: row.try_get("kind")?,
+                    payload: row.try_get("payload")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -418,71 +308,28 @@ impl Store {
     }
 }
 
-pub(crate) const EVENT_COLUMNS: &str = "at, actor, CAST(from_state AS INTEGER), \
-    CAST(to_state AS INTEGER), note, metric_value, actor_name";
-
-/// A history entry read from the row's columns starting at `first`.
-pub(crate) fn event_from_row(
-    row: &(impl Cells + ?Sized),
-    first: usize,
-) -> Result<AssignmentEventRow, StoreError> {
-    let at = |column: usize| first + column;
-    Ok(AssignmentEventRow {
-        at: row.text(at(0))?,
-        actor: row.text(at(1))?,
-        from_state: u8::try_from(row.small(at(2))?).map_err(|_| corrupt("state"))?,
-        to_state: u8::try_from(row.small(at(3))?).map_err(|_| corrupt("state"))?,
-        note: row.text(at(4))?,
-        metric_value: row.real_opt(at(5))?,
-        actor_name: row.text_opt(at(6))?,
-    })
-}
-
 pub(crate) const GUIDANCE_COLUMNS: &str =
-    "g.id, g.directive_id, g.unit_id, g.text, g.actor, g.created_at, u.name";
+    "g.id, g.directive_id, g.unit_id, g.text, g.actor, g.created_at, u.name AS unit_name";
 pub(crate) const GUIDANCE_FROM: &str = "guidance g JOIN units u ON u.id = g.unit_id";
 
 pub(crate) fn guidance_from_row(row: &(impl Cells + ?Sized)) -> Result<GuidanceRow, StoreError> {
     Ok(GuidanceRow {
-        id: row.int(0)?,
-        directive: row.int(1)?,
-        unit: unit_id(row.int(2)?, "unit")?,
-        text: row.text(3)?,
-        actor: row.text(4)?,
-        created_at: row.text(5)?,
-        unit_name: row.text(6)?,
+        id: GuidanceId::new(row.get_int("id")?).ok_or_else(|| corrupt("guidance id"))?,
+        directive: DirectiveId::new(row.get_int("directive_id")?)
+            .ok_or_else(|| corrupt("directive id"))?,
+        unit: unit_id(row.get_int("unit_id")?, "unit")?,
+        text: row.get_text("text")?,
+        actor: row.get_text("actor")?,
+        created_at: row.get_text("created_at")?,
+        unit_name: row.get_text("unit_name")?,
     })
 }
 
-async fn fetch_events(
-    connection: &mut sqlx::AnyConnection,
-    assignment: i64,
-) -> Result<Vec<AssignmentEventRow>, StoreError> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM assignment_events WHERE assignment_id = $1 ORDER BY id"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(assignment)
-        .fetch_all(&mut *connection)
-        .await?;
-    rows.iter()
-        .map(|row| event_from_row(row, 0))
-        .collect::<Result<_, StoreError>>()
-}
-
 impl WriteTx {
-    /// The history of an assignment, as this write sees it.
-    pub async fn assignment_events(
-        &mut self,
-        assignment: i64,
-    ) -> Result<Vec<AssignmentEventRow>, StoreError> {
-        fetch_events(&mut self.tx, assignment).await
-    }
-
-    pub async fn directive(&mut self, id: i64) -> Result<Option<DirectiveRow>, StoreError> {
+    pub async fn directive(&mut self, id: DirectiveId) -> Result<Option<DirectiveRow>, StoreError> {
         let sql = format!("SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE id = $1");
         let row = sqlx::query(&sql)
-            .bind(id)
+            .bind(id.get())
             .fetch_optional(&mut *self.tx)
             .await?;
         row.as_ref().map(directive_from_row).transpose()
@@ -492,122 +339,145 @@ impl WriteTx {
         &mut self,
         draft: &DirectiveDraft<'_>,
         at: &str,
-    ) -> Result<i64, StoreError> {
-        // The metric's target is written as a NULL literal when absent: through the Any
-        // driver a bound NULL carries no type, and PostgreSQL would type the cached
-        // statement's parameter wrongly for a number bound to it later.
-        let target = if draft.metric_target.is_some() {
-            "$12"
-        } else {
-            "NULL"
-        };
+    ) -> Result<DirectiveId, StoreError> {
+        let target = draft.target;
+        let mut params = Vec::new();
+        let values = [
+            slot(&mut params, draft.kind.as_str().into()),
+            slot(&mut params, draft.issuer.get().into()),
+            slot(&mut params, draft.parent.map(DirectiveId::get).into()),
+            slot(&mut params, draft.title.into()),
+            slot(&mut params, draft.body.into()),
+            slot(&mut params, format_date(draft.due).into()),
+            slot(
+                &mut params,
+                target.under.unwrap_or(draft.issuer).get().into(),
+            ),
+            slot(&mut params, target.kinds.join(";").into()),
+            slot(&mut params, target.tags.join(";").into()),
+            slot(&mut params, join_units(&target.units).into()),
+            slot(&mut params, draft.metric.map(|m| m.name.as_str()).into()),
+            slot(&mut params, draft.metric.map(|m| m.unit.as_str()).into()),
+            slot(&mut params, draft.metric.map(|m| m.target_per_unit).into()),
+            slot(&mut params, draft.programme.map(|(id, _)| id.get()).into()),
+            slot(
+                &mut params,
+                draft.programme.map(|(_, year)| i64::from(year)).into(),
+            ),
+            slot(&mut params, at.into()),
+        ];
         let sql = format!(
-            "INSERT INTO directives (issuer_id, parent_id, title, body, due, target_under, \
-             target_kinds, target_tags, metric_name, metric_unit, created_at, state, metric_target) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', {target}) RETURNING id"
+            "INSERT INTO directives (kind, issuer_id, parent_id, title, body, due, target_under, \
+             target_kinds, target_tags, target_units, metric_name, metric_unit, metric_target, \
+             programme_id, programme_year, created_at, state) VALUES ({}, 'draft') RETURNING id",
+            values.join(", ")
         );
-        let mut query = sqlx::query_scalar(&sql)
-            .bind(draft.issuer.get())
-            .bind(draft.parent)
-            .bind(draft.title)
-            .bind(draft.body)
-            .bind(draft.due)
-            .bind(draft.target_under.get())
-            .bind(draft.target_kinds)
-            .bind(draft.target_tags)
-            .bind(draft.metric_name)
-            .bind(draft.metric_unit)
-            .bind(at);
-        if let Some(value) = draft.metric_target {
-            query = query.bind(value);
-        }
-        Ok(query.fetch_one(&mut *self.tx).await?)
+        let ids = self.tx.fetch(&sql, params, |row| row.int(0)).await?;
+        ids.first()
+            .copied()
+            .and_then(DirectiveId::new)
+            .ok_or_else(|| corrupt("new directive id"))
     }
 
-    /// Rewrites a draft's fields (the issuer and parent stay).
+    /// Rewrites a draft's fields (the kind, issuer, parent and programme stay).
     pub async fn update_draft(
         &mut self,
-        id: i64,
+        id: DirectiveId,
         draft: &DirectiveDraft<'_>,
     ) -> Result<(), StoreError> {
-        let target = if draft.metric_target.is_some() {
-            "$10"
-        } else {
-            "NULL"
-        };
+        let target = draft.target;
+        let mut params = Vec::new();
+        let key = slot(&mut params, id.get().into());
+        let sets = [
+            ("title", slot(&mut params, draft.title.into())),
+            ("body", slot(&mut params, draft.body.into())),
+            ("due", slot(&mut params, format_date(draft.due).into())),
+            (
+                "target_under",
+                slot(
+                    &mut params,
+                    target.under.unwrap_or(draft.issuer).get().into(),
+                ),
+            ),
+            (
+                "target_kinds",
+                slot(&mut params, target.kinds.join(";").into()),
+            ),
+            (
+                "target_tags",
+                slot(&mut params, target.tags.join(";").into()),
+            ),
+            (
+                "target_units",
+                slot(&mut params, join_units(&target.units).into()),
+            ),
+            (
+                "metric_name",
+                slot(&mut params, draft.metric.map(|m| m.name.as_str()).into()),
+            ),
+            (
+                "metric_unit",
+                slot(&mut params, draft.metric.map(|m| m.unit.as_str()).into()),
+            ),
+            (
+                "metric_target",
+                slot(&mut params, draft.metric.map(|m| m.target_per_unit).into()),
+            ),
+        ];
+        let sets: Vec<String> = sets
+            .iter()
+            .map(|(column, value)| format!("{column} = {value}"))
+            .collect();
         let sql = format!(
-            "UPDATE directives SET title = $2, body = $3, due = $4, target_under = $5, \
-             target_kinds = $6, target_tags = $7, metric_name = $8, metric_unit = $9, \
-             metric_target = {target} WHERE id = $1 AND state = 'draft'"
+            "UPDATE directives SET {} WHERE id = {key} AND state = 'draft'",
+            sets.join(", ")
         );
-        let mut query = sqlx::query(&sql)
-            .bind(id)
-            .bind(draft.title)
-            .bind(draft.body)
-            .bind(draft.due)
-            .bind(draft.target_under.get())
-            .bind(draft.target_kinds)
-            .bind(draft.target_tags)
-            .bind(draft.metric_name)
-            .bind(draft.metric_unit);
-        if let Some(value) = draft.metric_target {
-            query = query.bind(value);
-        }
-        query.execute(&mut *self.tx).await?;
+        self.tx.execute(&sql, params).await?;
         Ok(())
     }
 
-    /// Conveys a directive: one assignment per targeted unit, in one statement.
-    /// Returns how many were created.
-    pub async fn convey(
+    /// Marks a directive issued to `count` units.
+    pub async fn mark_issued(
         &mut self,
-        directive: i64,
-        target: &TargetFilter<'_>,
+        id: DirectiveId,
+        count: u64,
         at: &str,
-    ) -> Result<u64, StoreError> {
-        let (where_sql, binds) = target_sql(target, 2);
-        let sql = format!(
-            "INSERT INTO assignments (directive_id, unit_id, state, updated_at) \
-             SELECT $1, u.id, 0, $2 FROM units u WHERE {where_sql}"
-        );
-        let mut query = sqlx::query::<Any>(&sql).bind(directive).bind(at);
-        for bind in binds {
-            query = query.bind(bind);
-        }
-        let created = query.execute(&mut *self.tx).await?.rows_affected();
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE directives SET state = 'issued', issued_at = $2, assignment_count = $3 WHERE id = $1",
+            "UPDATE directives SET state = 'issued', issued_at = $2, assignment_count = $3 \
+             WHERE id = $1",
         )
-        .bind(directive)
+        .bind(id.get())
         .bind(at)
-        .bind(created as i64)
+        .bind(count as i64)
         .execute(&mut *self.tx)
         .await?;
-        Ok(created)
+        Ok(())
     }
 
-    /// The units of a directive's assignments, as just conveyed.
-    pub async fn assigned_units(&mut self, directive: i64) -> Result<Vec<UnitId>, StoreError> {
-        let mut rows = sqlx::query("SELECT unit_id FROM assignments WHERE directive_id = $1")
-            .bind(directive)
-            .fetch(&mut *self.tx);
-        let mut units = Vec::new();
-        while let Some(row) = rows.try_next().await? {
-            let unit: i64 = row.try_get(0)?;
-            units.extend(UnitId::new(unit));
-        }
-        Ok(units)
+    /// Counts `added` more assignments of a directive (projects added to a year).
+    pub async fn add_to_assignment_count(
+        &mut self,
+        id: DirectiveId,
+        added: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE directives SET assignment_count = assignment_count + $2 WHERE id = $1")
+            .bind(id.get())
+            .bind(added)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
     }
 
     pub async fn end_directive(
         &mut self,
-        id: i64,
-        state: &str,
+        id: DirectiveId,
+        state: DirectiveState,
         at: &str,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE directives SET state = $2, ended_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(state)
+            .bind(id.get())
+            .bind(state.as_str())
             .bind(at)
             .execute(&mut *self.tx)
             .await?;
@@ -616,23 +486,24 @@ impl WriteTx {
 
     pub async fn insert_guidance(
         &mut self,
-        directive: i64,
+        directive: DirectiveId,
         unit: UnitId,
         text: &str,
         actor: &str,
         at: &str,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
+    ) -> Result<GuidanceId, StoreError> {
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO guidance (directive_id, unit_id, text, actor, created_at) \
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
-        .bind(directive)
+        .bind(directive.get())
         .bind(unit.get())
         .bind(text)
         .bind(actor)
         .bind(at)
         .fetch_one(&mut *self.tx)
-        .await?)
+        .await?;
+        GuidanceId::new(id).ok_or_else(|| corrupt("new guidance id"))
     }
 
     /// Appends to the change feed. Writers are serialized (see [`Store::write`]), so
@@ -643,16 +514,15 @@ impl WriteTx {
         payload: &str,
         at: &str,
     ) -> Result<(), StoreError> {
-        self.append_changes(&[(kind, payload)], at).await
+        append_changes(&mut self.tx, self.backend, &[(kind, payload)], at).await
     }
 
-    /// Appends many changes, in order, with one statement.
-    pub async fn append_changes(
-        &mut self,
-        changes: &[(&str, &str)],
-        at: &str,
-    ) -> Result<(), StoreError> {
-        append_changes(&mut self.tx, self.backend, changes, at).await
+    /// The newest change's sequence number, as this write sees it.
+    pub async fn last_change(&mut self) -> Result<i64, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM changes")
+            .fetch_one(&mut *self.tx)
+            .await?;
+        Ok(seq.unwrap_or(0))
     }
 }
 

@@ -68,13 +68,16 @@ impl From<&str> for Param {
     }
 }
 
-/// The columns of one result row, read by position.
+/// The columns of one result row, read by position (`int`) or by name (`get_int`).
 pub(crate) trait Cells {
+    fn get_int(&self, name: &str) -> Result<i64, StoreError>;
+    fn get_small(&self, name: &str) -> Result<i32, StoreError>;
+    fn get_int_opt(&self, name: &str) -> Result<Option<i64>, StoreError>;
+    fn get_real_opt(&self, name: &str) -> Result<Option<f64>, StoreError>;
+    fn get_text(&self, name: &str) -> Result<String, StoreError>;
+    fn get_text_opt(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn int(&self, index: usize) -> Result<i64, StoreError>;
-    /// A 32-bit integer column, such as a state `CAST(… AS INTEGER)`.
-    fn small(&self, index: usize) -> Result<i32, StoreError>;
     fn int_opt(&self, index: usize) -> Result<Option<i64>, StoreError>;
-    fn real_opt(&self, index: usize) -> Result<Option<f64>, StoreError>;
     fn text(&self, index: usize) -> Result<String, StoreError>;
     fn text_opt(&self, index: usize) -> Result<Option<String>, StoreError>;
 }
@@ -216,16 +219,28 @@ fn json_table(columns: Columns<'_>, rows: Vec<Vec<Param>>) -> Param {
 macro_rules! cells_of {
     ($row:ty, $get:ident) => {
         impl $crate::exec::Cells for $row {
+            fn get_int(&self, name: &str) -> Result<i64, StoreError> {
+                Ok(self.$get(name)?)
+            }
+            fn get_small(&self, name: &str) -> Result<i32, StoreError> {
+                Ok(self.$get(name)?)
+            }
+            fn get_int_opt(&self, name: &str) -> Result<Option<i64>, StoreError> {
+                Ok(self.$get(name)?)
+            }
+            fn get_real_opt(&self, name: &str) -> Result<Option<f64>, StoreError> {
+                Ok(self.$get(name)?)
+            }
+            fn get_text(&self, name: &str) -> Result<String, StoreError> {
+                Ok(self.$get(name)?)
+            }
+            fn get_text_opt(&self, name: &str) -> Result<Option<String>, StoreError> {
+                Ok(self.$get(name)?)
+            }
             fn int(&self, index: usize) -> Result<i64, StoreError> {
                 Ok(self.$get(index)?)
             }
-            fn small(&self, index: usize) -> Result<i32, StoreError> {
-                Ok(self.$get(index)?)
-            }
             fn int_opt(&self, index: usize) -> Result<Option<i64>, StoreError> {
-                Ok(self.$get(index)?)
-            }
-            fn real_opt(&self, index: usize) -> Result<Option<f64>, StoreError> {
                 Ok(self.$get(index)?)
             }
             fn text(&self, index: usize) -> Result<String, StoreError> {

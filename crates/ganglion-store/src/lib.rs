@@ -17,9 +17,12 @@ mod directives;
 mod error;
 mod exec;
 mod idempotency;
+mod locks;
 mod moves;
 mod open;
 mod people;
+mod programmes;
+mod tracking;
 mod units;
 
 use sqlx::AnyPool;
@@ -27,15 +30,16 @@ use sqlx::{Any, Transaction};
 
 pub use audit::{AuditDraft, AuditFilter};
 pub use batch::{BatchTx, BatchWriter, Committed};
-pub use directives::{
-    AssignmentEventRow, AssignmentRow, ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow,
-    TargetFilter,
-};
+pub(crate) use directives::DIRECTIVE_COLUMNS;
+pub use directives::{ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow, MetricRow};
 pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
-pub use moves::AssignmentMove;
+pub use locks::ClusterLock;
+pub use moves::ItemMove;
 pub use open::{redact_url, OpenMode};
 pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow};
+pub use programmes::{MetricSpecRow, ProgrammeRow, ProjectFilter, ProjectListRow, ProjectRow};
+pub use tracking::{ItemEntryRow, ItemEventRow, ItemRow, NewItem, SourceRef, TargetFilter};
 pub use units::{child_path, root_path, UnitFilter, UnitRow};
 
 /// Numbered placeholders `$after+1, …, $after+count`, for lists and multi-row values.

@@ -1,28 +1,36 @@
-//! Many assignments moved in one write. Reports arrive by the thousand and every commit
-//! costs a flush, so a batch of them is read, written and recorded with a handful of
-//! statements, each taking all its rows as one JSON parameter: the same text for any
-//! number of rows, prepared once per connection.
+//! Many items moved in one write. Reports arrive by the thousand and every commit costs
+//! a flush, so a batch of them is read, written and recorded with a handful of
+//! statements, each taking all its rows as one JSON parameter (or, where a statement
+//! costs microseconds, one prepared statement per row).
 
 use std::collections::HashMap;
 
+use ganglion_core::tracking::StateId;
+use ganglion_core::{DirectiveId, ItemId, Kind};
+
 use crate::batch::with_statements;
-use crate::directives::{
-    assignment_from_row, directive_from_row_at, event_from_row, guidance_from_row,
-    ASSIGNMENT_COLUMNS_OF_A, DIRECTIVE_COLUMNS, EVENT_COLUMNS, GUIDANCE_COLUMNS, GUIDANCE_FROM,
-};
+use crate::directives::{directive_from_row, guidance_from_row, GUIDANCE_COLUMNS, GUIDANCE_FROM};
 use crate::exec::{Columns, Param, RowWrite, Statements};
+use crate::tracking::{event_from_row, item_from_row, metrics_text, EVENT_COLUMNS, ITEM_COLUMNS};
 use crate::{
-    json_ids, AssignmentEventRow, AssignmentRow, BatchTx, DirectiveRow, GuidanceRow, StoreError,
+    json_ids, BatchTx, DirectiveRow, GuidanceRow, ItemEventRow, ItemRow, StoreError,
+    DIRECTIVE_COLUMNS,
 };
 
-/// One move of an assignment, as its history records it.
+/// One move of an item, as its history records it.
 #[derive(Debug, Clone)]
-pub struct AssignmentMove<'a> {
-    pub assignment: i64,
-    pub directive: i64,
-    pub from_state: u8,
-    pub to_state: u8,
-    pub metric_value: Option<f64>,
+pub struct ItemMove<'a> {
+    pub item: ItemId,
+    pub kind: Kind,
+    pub source: i64,
+    pub from_state: StateId,
+    pub to_state: StateId,
+    /// The item's metric values after the move.
+    pub metrics: &'a [Option<f64>],
+    /// The values reported with this move, for its history.
+    pub reported: &'a [Option<f64>],
+    /// When it reached a done state, if it is in one after the move.
+    pub done_at: Option<&'a str>,
     pub note: &'a str,
     pub actor: &'a str,
     /// Who the actor is to a reader, kept as it was at the time of the move.
@@ -32,69 +40,76 @@ pub struct AssignmentMove<'a> {
 
 /// A history entry's columns, as written.
 const EVENT_TABLE: Columns<'static> = &[
-    ("assignment_id", "BIGINT"),
-    ("directive_id", "BIGINT"),
+    ("item_id", "BIGINT"),
+    ("kind", "TEXT"),
+    ("source_id", "BIGINT"),
     ("at", "TEXT"),
     ("actor", "TEXT"),
     ("actor_name", "TEXT"),
     ("from_state", "INTEGER"),
     ("to_state", "INTEGER"),
     ("note", "TEXT"),
-    ("metric_value", "DOUBLE PRECISION"),
+    ("metrics", "TEXT"),
 ];
 
-/// Where an assignment stands, keyed by its id.
-const ASSIGNMENT_STATE: Columns<'static> = &[
+/// Where an item stands, keyed by its id.
+const ITEM_STATE: Columns<'static> = &[
     ("id", "BIGINT"),
     ("state", "INTEGER"),
-    ("metric_value", "DOUBLE PRECISION"),
+    ("metrics", "TEXT"),
+    ("done_at", "TEXT"),
     ("updated_at", "TEXT"),
 ];
 
-fn id_list(ids: &[i64]) -> Vec<Param> {
+fn id_list(ids: impl IntoIterator<Item = i64>) -> Vec<Param> {
+    let ids: Vec<i64> = ids.into_iter().collect();
     vec![serde_json::Value::from(ids).to_string().into()]
 }
 
 impl BatchTx<'_> {
-    /// The assignments with these ids, and their directives, as this write sees them.
-    #[allow(clippy::type_complexity)]
-    pub async fn assignments_with_directives(
+    /// The items with these ids, as this write sees them.
+    pub async fn items_by_ids(
         &mut self,
-        ids: &[i64],
-    ) -> Result<(HashMap<i64, AssignmentRow>, HashMap<i64, DirectiveRow>), StoreError> {
-        let directive_columns = DIRECTIVE_COLUMNS
-            .split(", ")
-            .map(|column| format!("d.{column}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut directives = HashMap::new();
-        let assignments = with_statements!(self, |statements, backend| {
+        ids: &[ItemId],
+    ) -> Result<HashMap<ItemId, ItemRow>, StoreError> {
+        let items = with_statements!(self, |statements, backend| {
             let sql = format!(
-                "SELECT {ASSIGNMENT_COLUMNS_OF_A}, {directive_columns} FROM assignments a \
-                 JOIN directives d ON d.id = a.directive_id WHERE a.id IN ({})",
+                "SELECT {ITEM_COLUMNS} FROM items i WHERE i.id IN ({})",
                 json_ids(backend, "$1")
             );
             statements
-                .fetch(&sql, id_list(ids), |row| {
-                    let assignment = assignment_from_row(row)?;
-                    if !directives.contains_key(&assignment.directive) {
-                        // The directive's columns follow the assignment's six.
-                        let directive = directive_from_row_at(row, 6)?;
-                        directives.insert(directive.id, directive);
-                    }
-                    Ok((assignment.id, assignment))
+                .fetch(&sql, id_list(ids.iter().map(|id| id.get())), |row| {
+                    let item = item_from_row(row)?;
+                    Ok((item.id, item))
                 })
                 .await?
         });
-        Ok((assignments.into_iter().collect(), directives))
+        Ok(items.into_iter().collect())
     }
 
-    /// Writes the moves in the order given: each one's history entry, and each
-    /// assignment's final state and metric.
-    pub async fn move_assignments(
+    /// The directives with these ids, as this write sees them.
+    pub async fn directives_by_ids(
         &mut self,
-        moves: &[AssignmentMove<'_>],
-    ) -> Result<(), StoreError> {
+        ids: &[DirectiveId],
+    ) -> Result<HashMap<DirectiveId, DirectiveRow>, StoreError> {
+        let directives = with_statements!(self, |statements, backend| {
+            let sql = format!(
+                "SELECT {DIRECTIVE_COLUMNS} FROM directives WHERE id IN ({})",
+                json_ids(backend, "$1")
+            );
+            statements
+                .fetch(&sql, id_list(ids.iter().map(|id| id.get())), |row| {
+                    let directive = directive_from_row(row)?;
+                    Ok((directive.id, directive))
+                })
+                .await?
+        });
+        Ok(directives.into_iter().collect())
+    }
+
+    /// Writes the moves in the order given: each one's history entry, and each item's
+    /// final state, values and done time.
+    pub async fn move_items(&mut self, moves: &[ItemMove<'_>]) -> Result<(), StoreError> {
         if moves.is_empty() {
             return Ok(());
         }
@@ -102,30 +117,32 @@ impl BatchTx<'_> {
             .iter()
             .map(|step| {
                 vec![
-                    step.assignment.into(),
-                    step.directive.into(),
+                    step.item.get().into(),
+                    step.kind.as_str().into(),
+                    step.source.into(),
                     step.at.into(),
                     step.actor.into(),
                     step.actor_name.into(),
                     step.from_state.into(),
                     step.to_state.into(),
                     step.note.into(),
-                    step.metric_value.into(),
+                    metrics_text(step.reported).into(),
                 ]
             })
             .collect();
-        // Only the last move of an assignment decides where it stands.
-        let mut last: HashMap<i64, &AssignmentMove<'_>> = HashMap::with_capacity(moves.len());
+        // Only the last move of an item decides where it stands.
+        let mut last: HashMap<ItemId, &ItemMove<'_>> = HashMap::with_capacity(moves.len());
         for step in moves {
-            last.insert(step.assignment, step);
+            last.insert(step.item, step);
         }
         let finals = last
             .into_values()
             .map(|step| {
                 vec![
-                    step.assignment.into(),
+                    step.item.get().into(),
                     step.to_state.into(),
-                    step.metric_value.into(),
+                    metrics_text(step.metrics).into(),
+                    step.done_at.into(),
                     step.at.into(),
                 ]
             })
@@ -134,40 +151,34 @@ impl BatchTx<'_> {
             statements
                 .write_rows(
                     backend,
-                    RowWrite::Insert("assignment_events"),
+                    RowWrite::Insert("item_events"),
                     EVENT_TABLE,
                     events,
                 )
                 .await?;
             statements
-                .write_rows(
-                    backend,
-                    RowWrite::Update("assignments"),
-                    ASSIGNMENT_STATE,
-                    finals,
-                )
+                .write_rows(backend, RowWrite::Update("items"), ITEM_STATE, finals)
                 .await
         })
     }
 
-    /// The histories of these assignments, each oldest first.
-    pub async fn events_of_assignments(
+    /// The histories of these items, each oldest first.
+    pub async fn events_of_items(
         &mut self,
-        ids: &[i64],
-    ) -> Result<HashMap<i64, Vec<AssignmentEventRow>>, StoreError> {
-        let mut found: HashMap<i64, Vec<AssignmentEventRow>> = HashMap::with_capacity(ids.len());
+        ids: &[ItemId],
+    ) -> Result<HashMap<ItemId, Vec<ItemEventRow>>, StoreError> {
+        let mut found: HashMap<ItemId, Vec<ItemEventRow>> = HashMap::with_capacity(ids.len());
         with_statements!(self, |statements, backend| {
             let sql = format!(
-                "SELECT assignment_id, {EVENT_COLUMNS} FROM assignment_events \
-                 WHERE assignment_id IN ({}) ORDER BY id",
+                "SELECT e.item_id, {EVENT_COLUMNS} FROM item_events e \
+                 WHERE e.item_id IN ({}) ORDER BY e.id",
                 json_ids(backend, "$1")
             );
             statements
-                .fetch(&sql, id_list(ids), |row| {
-                    found
-                        .entry(row.int(0)?)
-                        .or_default()
-                        .push(event_from_row(row, 1)?);
+                .fetch(&sql, id_list(ids.iter().map(|id| id.get())), |row| {
+                    let item = ItemId::new(row.get_int("item_id")?)
+                        .ok_or_else(|| crate::directives::corrupt("item id"))?;
+                    found.entry(item).or_default().push(event_from_row(row)?);
                     Ok(())
                 })
                 .await?
@@ -178,7 +189,7 @@ impl BatchTx<'_> {
     /// Every guidance note on these directives, oldest first.
     pub async fn guidance_of_directives(
         &mut self,
-        ids: &[i64],
+        ids: &[DirectiveId],
     ) -> Result<Vec<GuidanceRow>, StoreError> {
         with_statements!(self, |statements, backend| {
             let sql = format!(
@@ -187,8 +198,52 @@ impl BatchTx<'_> {
                 json_ids(backend, "$1")
             );
             statements
-                .fetch(&sql, id_list(ids), |row| guidance_from_row(row))
+                .fetch(&sql, id_list(ids.iter().map(|id| id.get())), |row| {
+                    guidance_from_row(row)
+                })
                 .await
         })
+    }
+
+    /// The programmes with these ids, as this write sees them.
+    pub async fn programmes_by_ids(
+        &mut self,
+        ids: &[ganglion_core::ProgrammeId],
+    ) -> Result<HashMap<ganglion_core::ProgrammeId, crate::ProgrammeRow>, StoreError> {
+        let programmes = with_statements!(self, |statements, backend| {
+            let sql = format!(
+                "SELECT {} FROM programmes WHERE id IN ({})",
+                crate::programmes::PROGRAMME_COLUMNS,
+                json_ids(backend, "$1")
+            );
+            statements
+                .fetch(&sql, id_list(ids.iter().map(|id| id.get())), |row| {
+                    let programme = crate::programmes::programme_from_cells(row)?;
+                    Ok((programme.id, programme))
+                })
+                .await?
+        });
+        Ok(programmes.into_iter().collect())
+    }
+
+    /// What these items are as programme projects, for those that are.
+    pub async fn projects_of_items(
+        &mut self,
+        ids: &[ItemId],
+    ) -> Result<HashMap<ItemId, crate::ProjectRow>, StoreError> {
+        let projects = with_statements!(self, |statements, backend| {
+            let sql = format!(
+                "SELECT {} FROM projects p WHERE p.item_id IN ({})",
+                crate::programmes::PROJECT_COLUMNS,
+                json_ids(backend, "$1")
+            );
+            statements
+                .fetch(&sql, id_list(ids.iter().map(|id| id.get())), |row| {
+                    let project = crate::programmes::project_from_row(row)?;
+                    Ok((project.item, project))
+                })
+                .await?
+        });
+        Ok(projects.into_iter().collect())
     }
 }

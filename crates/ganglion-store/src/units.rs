@@ -272,6 +272,27 @@ impl Store {
         Ok(edges)
     }
 
+    /// Every unit's id, parent, name and code, for the tree index.
+    pub async fn unit_labels(
+        &self,
+    ) -> Result<Vec<(UnitId, Option<UnitId>, String, String)>, StoreError> {
+        let mut rows = sqlx::query("SELECT id, parent_id, name, code FROM units").fetch(&self.pool);
+        let mut units = Vec::new();
+        while let Some(row) = rows.try_next().await? {
+            let id: i64 = row.try_get("id")?;
+            let parent: Option<i64> = row.try_get("parent_id")?;
+            if let Some(id) = UnitId::new(id) {
+                units.push((
+                    id,
+                    parent.and_then(UnitId::new),
+                    row.try_get("name")?,
+                    row.try_get("code")?,
+                ));
+            }
+        }
+        Ok(units)
+    }
+
     /// The stored units among `codes`.
     pub async fn units_by_codes(&self, codes: &[&str]) -> Result<Vec<UnitRow>, StoreError> {
         let mut connection = self.pool.acquire().await?;

@@ -1,9 +1,13 @@
-//! The store's contract, run against every backend of this run: SQLite always,
-//! PostgreSQL when `GANGLION_TEST_POSTGRES` is set.
+//! The store's contract, run against every backend of this run as a test of its own
+//! per backend: SQLite always, PostgreSQL when `GANGLION_TEST_POSTGRES` is set.
 
-use ganglion_core::{TreeIndex, UnitId};
-use ganglion_store::{child_path, root_path, OpenMode, Store, StoreError, UnitFilter, UnitRow};
-use ganglion_testkit::{backends, TestBackend, TestDatabase};
+use ganglion_core::tracking::{PostRule, Target};
+use ganglion_core::{DirectiveId, ItemId, Kind, TreeIndex, UnitId};
+use ganglion_store::{
+    child_path, root_path, DirectiveDraft, ItemMove, MetricRow, NewItem, OpenMode, SourceRef,
+    Store, StoreError, TargetFilter, UnitFilter, UnitRow,
+};
+use ganglion_testkit::{TestBackend, TestDatabase};
 use rand::{Rng, SeedableRng};
 
 fn id(raw: i64) -> UnitId {
@@ -31,9 +35,8 @@ fn new_unit(unit: i64, parent: Option<(&UnitRow, i64)>, code: &str) -> UnitRow {
     }
 }
 
-#[tokio::test]
-async fn a_missing_database_is_never_silently_created() {
-    for backend in backends() {
+async fn a_missing_database_is_never_silently_created(backend: TestBackend) {
+    {
         let database = TestDatabase::new(backend);
         let error = Store::open(&database.url, OpenMode::Existing)
             .await
@@ -59,13 +62,15 @@ async fn a_missing_database_is_never_silently_created() {
     }
 }
 
-#[tokio::test]
-async fn settings_that_could_lose_a_write_are_refused() {
-    let error = Store::open("sqlite::memory:", OpenMode::Create)
-        .await
-        .unwrap_err();
-    assert!(matches!(error, StoreError::Unsafe(_)), "{error}");
-    if backends().contains(&TestBackend::Postgres) {
+async fn settings_that_could_lose_a_write_are_refused(backend: TestBackend) {
+    if backend == TestBackend::Sqlite {
+        let error = Store::open("sqlite::memory:", OpenMode::Create)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, StoreError::Unsafe(_)), "{error}");
+        return;
+    }
+    {
         let database = TestDatabase::new(TestBackend::Postgres);
         Store::open(&database.url, OpenMode::Create)
             .await
@@ -89,9 +94,8 @@ async fn settings_that_could_lose_a_write_are_refused() {
 
 /// Random trees, random moves: the store's listing under every unit is exactly the
 /// subtree the tree index computes, in the same order.
-#[tokio::test]
-async fn subtree_listings_agree_with_the_tree_index_after_random_moves() {
-    for backend in backends() {
+async fn subtree_listings_agree_with_the_tree_index_after_random_moves(backend: TestBackend) {
+    {
         let database = TestDatabase::new(backend);
         let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
         let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
@@ -140,15 +144,17 @@ async fn subtree_listings_agree_with_the_tree_index_after_random_moves() {
                 assert_eq!(listed, expected, "{backend:?}: subtree of {raw}");
             }
         }
-        let edges = store.unit_edges().await.unwrap();
-        assert_eq!(edges.len(), 120);
+        let labels = store.unit_labels().await.unwrap();
+        assert_eq!(labels.len(), 120);
+        assert!(labels
+            .iter()
+            .any(|(_, _, name, code)| name == "unit 7" && code == "U7"));
         store.close().await;
     }
 }
 
-#[tokio::test]
-async fn codes_are_unique_and_a_failed_transaction_leaves_nothing() {
-    for backend in backends() {
+async fn codes_are_unique_and_a_failed_transaction_leaves_nothing(backend: TestBackend) {
+    {
         let database = TestDatabase::new(backend);
         let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
         let top = new_unit(1, None, "TOP");
@@ -203,61 +209,86 @@ enum BatchWay {
     Writer,
 }
 
-/// A store with two units and a directive conveyed to both (assignments 1 and 2).
-async fn store_with_two_assignments(database: &TestDatabase) -> (Store, i64) {
+/// A store with two units and a directive conveyed to both (items 1 and 2).
+async fn store_with_two_assignments(database: &TestDatabase) -> (Store, DirectiveId) {
     let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
     let top = new_unit(1, None, "TOP");
     let child = new_unit(2, Some((&top, 0)), "A");
     let mut tx = store.write().await.unwrap();
     tx.insert_units(&[top.clone(), child]).await.unwrap();
+    let target = Target {
+        under: Some(id(1)),
+        ..Target::default()
+    };
+    let metric = MetricRow {
+        name: "ha".into(),
+        unit: String::new(),
+        target_per_unit: 10.0,
+    };
     let directive = tx
         .insert_directive(
-            &ganglion_store::DirectiveDraft {
+            &DirectiveDraft {
+                kind: Kind::Directive,
                 issuer: id(1),
                 parent: None,
                 title: "Sow",
                 body: "",
-                due: "2099-01-01",
-                target_under: id(1),
-                target_kinds: "",
-                target_tags: "",
-                metric_name: Some("ha"),
-                metric_unit: None,
-                metric_target: Some(10.0),
+                due: time::macros::date!(2099 - 01 - 01),
+                target: &target,
+                metric: Some(&metric),
+                programme: None,
             },
             "2026-01-01T00:00:00Z",
         )
         .await
         .unwrap();
-    let target = ganglion_store::TargetFilter {
+    let filter = TargetFilter {
         range: top.subtree_range(),
         kinds: &[],
         tags: &[],
+        units: &[],
+        posts: None,
+        on: None,
     };
     assert_eq!(
-        tx.convey(directive, &target, "2026-01-01T00:00:00Z")
+        tx.convey(source(directive), &filter, None, "2026-01-01T00:00:00Z")
             .await
             .unwrap(),
-        2
+        (1, 2)
     );
     tx.append_audit(draft("before")).await.unwrap();
     tx.commit().await.unwrap();
     (store, directive)
 }
 
+fn source(directive: DirectiveId) -> SourceRef<'static> {
+    SourceRef {
+        kind: Kind::Directive,
+        source: directive.get(),
+        period: "",
+    }
+}
+
+fn item(raw: i64) -> ItemId {
+    ItemId::new(raw).unwrap()
+}
+
 fn step(
-    directive: i64,
-    assignment: i64,
+    directive: DirectiveId,
+    moved: i64,
     from_state: u8,
     to_state: u8,
-    metric_value: Option<f64>,
-) -> ganglion_store::AssignmentMove<'static> {
-    ganglion_store::AssignmentMove {
-        assignment,
-        directive,
+    metrics: &'static [Option<f64>],
+) -> ItemMove<'static> {
+    ItemMove {
+        item: item(moved),
+        kind: Kind::Directive,
+        source: directive.get(),
         from_state,
         to_state,
-        metric_value,
+        metrics,
+        reported: metrics,
+        done_at: None,
         note: "it's \"done\"; really",
         actor: "account:1",
         actor_name: Some("Kim Chol"),
@@ -268,9 +299,8 @@ fn step(
 /// A batch of moves, some of one assignment, is written in order: every move in the
 /// history, the last one deciding where each assignment stands; the batch's audit
 /// entries chain on from the trail as it was, and its change follows the last one.
-#[tokio::test]
-async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
-    for backend in backends() {
+async fn a_batch_of_moves_keeps_every_step_and_the_chain(backend: TestBackend) {
+    {
         for way in [BatchWay::Pooled, BatchWay::Writer] {
             let database = TestDatabase::new(backend);
             let (store, directive) = store_with_two_assignments(&database).await;
@@ -284,25 +314,28 @@ async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
                 BatchWay::Pooled => store.write_batch().await.unwrap(),
                 BatchWay::Writer => writer.begin().await.unwrap(),
             };
-            let (assignments, directives) =
-                tx.assignments_with_directives(&[1, 2, 99]).await.unwrap();
-            assert_eq!(assignments.len(), 2, "an unknown id is simply absent");
-            assert_eq!(directives[&directive].metric_name.as_deref(), Some("ha"));
-            assert_eq!(directives[&directive].metric_target, Some(10.0));
-            tx.move_assignments(&[
-                step(directive, 1, 0, 1, None),
-                step(directive, 2, 0, 1, None),
-                step(directive, 1, 1, 2, Some(7.5)),
-                step(directive, 1, 2, 3, None),
+            let items = tx
+                .items_by_ids(&[item(1), item(2), item(99)])
+                .await
+                .unwrap();
+            assert_eq!(items.len(), 2, "an unknown id is simply absent");
+            let directives = tx.directives_by_ids(&[directive]).await.unwrap();
+            let metric = directives[&directive].metric.clone().unwrap();
+            assert_eq!((metric.name.as_str(), metric.target_per_unit), ("ha", 10.0));
+            tx.move_items(&[
+                step(directive, 1, 0, 1, &[]),
+                step(directive, 2, 0, 1, &[]),
+                step(directive, 1, 1, 2, &[Some(7.5)]),
+                step(directive, 1, 2, 3, &[None]),
             ])
             .await
             .unwrap();
             let drafts = (0..3).map(|n| draft(&format!("batch {n}"))).collect();
             tx.append_audits(drafts).await.unwrap();
-            tx.append_change("assignments", "{\"moves\":[]}", "2026-01-02T00:00:00Z")
+            tx.append_change("items", "{\"items\":[]}", "2026-01-02T00:00:00Z")
                 .await
                 .unwrap();
-            let histories = tx.events_of_assignments(&[1, 2]).await.unwrap();
+            let histories = tx.events_of_items(&[item(1), item(2)]).await.unwrap();
             let committed = tx.commit().await.unwrap();
             // The writer's own SQLite connection leaves the flush to its caller, so
             // that the next batch can be written meanwhile; a pooled commit flushes.
@@ -314,40 +347,36 @@ async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
             );
             committed.flush().unwrap();
 
-            let first: Vec<(u8, u8, Option<f64>)> = histories[&1]
+            let first: Vec<(u8, u8, Vec<Option<f64>>)> = histories[&item(1)]
                 .iter()
-                .map(|e| (e.from_state, e.to_state, e.metric_value))
+                .map(|e| (e.from_state, e.to_state, e.metrics.clone()))
                 .collect();
             assert_eq!(
                 first,
-                vec![(0, 1, None), (1, 2, Some(7.5)), (2, 3, None)],
+                vec![(0, 1, vec![]), (1, 2, vec![Some(7.5)]), (2, 3, vec![])],
                 "{backend:?} {way:?}"
             );
             assert_eq!(
-                histories[&1][0].actor_name.as_deref(),
+                histories[&item(1)][0].actor_name.as_deref(),
                 Some("Kim Chol"),
                 "who acted is kept with the move: {backend:?} {way:?}"
             );
-            assert_eq!(histories[&1][0].note, "it's \"done\"; really");
-            assert_eq!(histories[&2].len(), 1);
-            let now = store.assignment(1).await.unwrap().unwrap();
+            assert_eq!(histories[&item(1)][0].note, "it's \"done\"; really");
+            assert_eq!(histories[&item(2)].len(), 1);
+            let now = store.item(item(1)).await.unwrap().unwrap();
             assert_eq!(
-                (now.state, now.metric_value),
-                (3, None),
+                (now.state, now.metrics),
+                (3, vec![]),
                 "the last move decides"
             );
-            assert_eq!(store.assignment(2).await.unwrap().unwrap().state, 1);
+            assert_eq!(store.item(item(2)).await.unwrap().unwrap().state, 1);
             let trail = store.audit_entries(0, 100).await.unwrap();
             let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
             assert_eq!(actions, ["before", "batch 0", "batch 1", "batch 2"]);
             assert_eq!(ganglion_core::audit::verify_chain(&trail), Ok(4));
             let changes = store.changes_after(0, 10).await.unwrap();
             let feed: Vec<(i64, &str)> = changes.iter().map(|c| (c.seq, c.kind.as_str())).collect();
-            assert_eq!(
-                feed,
-                [(1, "units"), (2, "assignments")],
-                "{backend:?} {way:?}"
-            );
+            assert_eq!(feed, [(1, "units"), (2, "items")], "{backend:?} {way:?}");
             drop(writer);
             store.close().await;
         }
@@ -357,9 +386,8 @@ async fn a_batch_of_moves_keeps_every_step_and_the_chain() {
 /// A batch dropped before its commit leaves nothing behind, and the writer goes on to
 /// the next batch; a key already stored is found, and storing it twice is refused as
 /// the same duplicate whichever way the batch is written.
-#[tokio::test]
-async fn a_batch_rolls_back_whole_and_refuses_a_stored_key() {
-    for backend in backends() {
+async fn a_batch_rolls_back_whole_and_refuses_a_stored_key(backend: TestBackend) {
+    {
         for way in [BatchWay::Pooled, BatchWay::Writer] {
             let database = TestDatabase::new(backend);
             let (store, directive) = store_with_two_assignments(&database).await;
@@ -374,14 +402,14 @@ async fn a_batch_rolls_back_whole_and_refuses_a_stored_key() {
                     BatchWay::Pooled => store.write_batch().await.unwrap(),
                     BatchWay::Writer => writer.begin().await.unwrap(),
                 };
-                tx.move_assignments(&[step(directive, 1, 0, 1, None)])
+                tx.move_items(&[step(directive, 1, 0, 1, &[])])
                     .await
                     .unwrap();
                 tx.append_audits(vec![draft("lost")]).await.unwrap();
                 tx.save_idempotent_response("k", &response).await.unwrap();
             }
-            assert_eq!(store.assignment(1).await.unwrap().unwrap().state, 0);
-            assert!(store.assignment_events(1).await.unwrap().is_empty());
+            assert_eq!(store.item(item(1)).await.unwrap().unwrap().state, 0);
+            assert!(store.item_events(item(1)).await.unwrap().is_empty());
             assert_eq!(store.audit_entries(0, 100).await.unwrap().len(), 1);
             assert_eq!(store.idempotent_response("k").await.unwrap(), None);
 
@@ -442,3 +470,174 @@ fn draft(action: &str) -> ganglion_store::AuditDraft {
         request_id: "r".into(),
     }
 }
+
+/// Items of one source: several at one unit, numbered in tree order when conveyed,
+/// conveyed to an explicit list of units, or to the people holding posts there — and
+/// conveying again reaches only new matches.
+async fn items_are_several_per_unit_and_conveyed_once(backend: TestBackend) {
+    let database = TestDatabase::new(backend);
+    let (store, directive) = store_with_two_assignments(&database).await;
+    let mut tx = store.write().await.unwrap();
+    // Two more items at unit 2, one at unit 1, added with ids of their own.
+    let first = tx.next_item_id().await.unwrap();
+    assert_eq!(first, 3);
+    let new = |raw: i64, unit: i64| NewItem {
+        id: item(raw),
+        unit: id(unit),
+        person: None,
+        state: 0,
+        metrics: vec![Some(1.5), None],
+        due: Some(time::macros::date!(2030 - 06 - 30)),
+        due_at: None,
+    };
+    tx.insert_items(
+        source(directive),
+        &[new(3, 2), new(4, 2), new(5, 1)],
+        "2026-01-03T00:00:00Z",
+    )
+    .await
+    .unwrap();
+    // An explicit list of units; conveying again adds nothing.
+    let other = SourceRef {
+        kind: Kind::Pledge,
+        source: 77,
+        period: "",
+    };
+    let units = [id(2)];
+    let top = tx.unit(id(1)).await.unwrap().unwrap();
+    let explicit = TargetFilter {
+        range: top.subtree_range(),
+        kinds: &[],
+        tags: &[],
+        units: &units,
+        posts: None,
+        on: None,
+    };
+    assert_eq!(
+        tx.convey(other, &explicit, None, "2026-01-03T00:00:00Z")
+            .await
+            .unwrap(),
+        (6, 1)
+    );
+    assert_eq!(
+        tx.convey(other, &explicit, None, "2026-01-03T00:00:00Z")
+            .await
+            .unwrap()
+            .1,
+        0,
+        "a unit that holds an item of the source is not reached again"
+    );
+    // Over posts: the people holding a secretary's post, whatever its title's case.
+    let kim = tx
+        .insert_person("Kim", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let ri = tx
+        .insert_person("Ri", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    for (person, unit, role, title) in [
+        (kim, 1, "secretary", "Chief Secretary"),
+        (ri, 2, "official", ""),
+    ] {
+        tx.insert_post(&ganglion_store::NewPost {
+            person,
+            unit: id(unit),
+            role,
+            title,
+            start: "2026-01-01",
+        })
+        .await
+        .unwrap();
+    }
+    let rule = PostRule {
+        roles: vec![ganglion_core::Role::Secretary],
+        titles: vec!["chief secretary".into()],
+    };
+    let invitations = SourceRef {
+        kind: Kind::Invitation,
+        source: 5,
+        period: "",
+    };
+    let everyone = TargetFilter {
+        range: top.subtree_range(),
+        kinds: &[],
+        tags: &[],
+        units: &[],
+        posts: Some(&rule),
+        on: Some(time::macros::date!(2026 - 02 - 01)),
+    };
+    assert_eq!(
+        store_count(&store, &everyone).await,
+        0,
+        "a count outside the write sees only what is committed"
+    );
+    assert_eq!(
+        tx.convey(invitations, &everyone, None, "2026-01-03T00:00:00Z")
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    let conveyed = tx.conveyed(invitations, 1).await.unwrap();
+    assert_eq!(conveyed.len(), 1);
+    assert_eq!(conveyed[0].1, id(1));
+    assert!(
+        conveyed[0].2.is_some(),
+        "an invitation is addressed to a person"
+    );
+    assert_eq!(
+        tx.convey(invitations, &everyone, None, "2026-01-03T00:00:00Z")
+            .await
+            .unwrap()
+            .1,
+        0,
+        "inviting again reaches only new matches"
+    );
+    tx.commit().await.unwrap();
+    assert_eq!(store_count(&store, &everyone).await, 1);
+
+    let mut items = Vec::new();
+    store
+        .for_each_item_of(source(directive), |row| items.push(row))
+        .await
+        .unwrap();
+    items.sort_by_key(|row| row.id);
+    let at_two: Vec<i64> = items
+        .iter()
+        .filter(|row| row.unit == id(2))
+        .map(|row| row.id.get())
+        .collect();
+    assert_eq!(at_two, [2, 3, 4], "several items at one unit");
+    assert_eq!(items[2].metrics, [Some(1.5), None]);
+    assert_eq!(items[2].due, Some(time::macros::date!(2030 - 06 - 30)));
+    assert_eq!(
+        store
+            .items_at(source(directive), id(2))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    // The unit's inbox holds its items of issued directives only (this one is a draft).
+    assert!(store
+        .items_of_unit(id(2), &[], None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    store.close().await;
+}
+
+async fn store_count(store: &Store, target: &TargetFilter<'_>) -> u64 {
+    store.count_targets(target).await.unwrap()
+}
+
+ganglion_testkit::per_backend!(
+    a_missing_database_is_never_silently_created,
+    settings_that_could_lose_a_write_are_refused,
+    subtree_listings_agree_with_the_tree_index_after_random_moves,
+    codes_are_unique_and_a_failed_transaction_leaves_nothing,
+    a_batch_of_moves_keeps_every_step_and_the_chain,
+    a_batch_rolls_back_whole_and_refuses_a_stored_key,
+    items_are_several_per_unit_and_conveyed_once,
+);

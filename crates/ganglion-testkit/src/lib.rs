@@ -23,6 +23,52 @@ impl TestBackend {
     }
 }
 
+impl TestBackend {
+    /// Whether this run tests this backend; says so when it does not.
+    pub fn is_on(self) -> bool {
+        match self {
+            TestBackend::Sqlite => true,
+            TestBackend::Postgres => {
+                let on = postgres_server().is_some();
+                if !on {
+                    eprintln!(
+                        "{POSTGRES_VARIABLE} is not set: PostgreSQL is not tested in this run"
+                    );
+                }
+                on
+            }
+        }
+    }
+}
+
+/// Declares, for each `async fn name(backend: TestBackend)` named, one test per backend
+/// (`sqlite::name`, `postgres::name`), so that one backend's failure is reported as its
+/// own and cannot hide the other's. The PostgreSQL test passes without running when
+/// the run does not test PostgreSQL.
+#[macro_export]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::TestBackend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if $crate::TestBackend::Postgres.is_on() {
+                        super::$name($crate::TestBackend::Postgres).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// The backends this run tests against: SQLite, and PostgreSQL when it is switched on.
 pub fn backends() -> Vec<TestBackend> {
     let mut backends = vec![TestBackend::Sqlite];

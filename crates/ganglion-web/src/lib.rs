@@ -138,29 +138,15 @@ pub async fn serve(
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Other servers on the same database write too: follow their changes.
-    let follower = tokio::spawn({
-        let app = app.clone();
-        async move {
-            let mut every = tokio::time::interval(FOLLOW_EVERY);
-            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
-                if let Err(error) = app.follow_changes().await {
-                    tracing::warn!(%error, "could not read the change feed");
-                }
-            }
-        }
-    });
+    // Background work — following the other servers' changes, letting idle sources
+    // leave memory — runs under one supervisor for as long as the server does.
+    let jobs = app.start_jobs();
     let served = axum::serve(
         listener,
         router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;
-    follower.abort();
+    jobs.stop().await;
     served
 }
-
-/// How often a server reads the change feed for the other servers' writes.
-const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(200);

@@ -76,6 +76,7 @@ async fn fixture(server: &TestServer) -> Fixture {
     }
     // The centre's decision, conveyed to every unit.
     let draft = |issuer: &str| NewDirective {
+        kind: None,
         issuer: issuer.to_owned(),
         title: format!("directive of {issuer}"),
         body: String::new(),
@@ -85,11 +86,12 @@ async fn fixture(server: &TestServer) -> Fixture {
         parent_directive: None,
     };
     let centre = app
-        .create_directive(&ctx, draft(&ids["C"]))
+        .directives()
+        .create(&ctx, draft(&ids["C"]))
         .await
         .unwrap()
         .id;
-    app.issue_directive(&ctx, &centre).await.unwrap();
+    app.directives().issue(&ctx, &centre).await.unwrap();
     let mut targets = HashMap::new();
     for (code, parent, _, relation) in TREE.iter().filter(|row| !row.3.is_empty()) {
         let unit = ids[code].clone();
@@ -129,13 +131,27 @@ async fn fixture(server: &TestServer) -> Fixture {
             .await
             .unwrap()
             .id;
-        let directive = app.create_directive(&ctx, draft(&unit)).await.unwrap().id;
-        app.issue_directive(&ctx, &directive).await.unwrap();
-        let ended = app.create_directive(&ctx, draft(&unit)).await.unwrap().id;
-        app.issue_directive(&ctx, &ended).await.unwrap();
-        app.end_directive(&ctx, &ended, "closed").await.unwrap();
+        let directive = app
+            .directives()
+            .create(&ctx, draft(&unit))
+            .await
+            .unwrap()
+            .id;
+        app.directives().issue(&ctx, &directive).await.unwrap();
+        let ended = app
+            .directives()
+            .create(&ctx, draft(&unit))
+            .await
+            .unwrap()
+            .id;
+        app.directives().issue(&ctx, &ended).await.unwrap();
+        app.directives()
+            .end(&ctx, &ended, ganglion_core::DirectiveState::Closed)
+            .await
+            .unwrap();
         let inbox = app
-            .unit_assignments(&ctx, &unit, InboxQuery::default())
+            .directives()
+            .inbox(&ctx, &unit, InboxQuery::default())
             .await
             .unwrap();
         let assignment = inbox

@@ -11,3 +11,35 @@
 //! a write through `App::finish_write`, which appends the audit entry and remembers an
 //! idempotent answer in the write's own transaction. Shared machinery — the tree index,
 //! the tracking engine, the clock, the change feed — lives on the `App`, not here.
+
+pub(crate) mod attention;
+pub(crate) mod directives;
+pub(crate) mod programmes;
+
+use crate::AppError;
+
+/// A text field, trimmed: required ones must not be empty, and none may be longer than
+/// `max` characters.
+pub(crate) fn check_text(
+    field: &str,
+    text: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, AppError> {
+    let text = text.trim();
+    if required && text.is_empty() {
+        return Err(AppError::invalid(
+            "invalid_value",
+            field,
+            format!("{field} must not be empty"),
+        ));
+    }
+    if text.chars().count() > max {
+        return Err(AppError::invalid(
+            "invalid_value",
+            field,
+            format!("{field} is at most {max} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}

@@ -8,6 +8,7 @@ use ganglion_app::{
     AssignmentView, AtQuery, DirectivePatch, DirectiveView, GuidanceView, InboxItem, InboxQuery,
     Issued, Laggard, NewDirective, NewGuidance, Page, Reach, Rollup, Series, Transition,
 };
+use ganglion_core::DirectiveState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -55,7 +56,7 @@ async fn create_directive(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::CREATED, |ctx| async move {
-        app.create_directive(&ctx, input).await
+        app.directives().create(&ctx, input).await
     })
     .await
 }
@@ -74,7 +75,7 @@ async fn get_directive(
     Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<DirectiveView>, ApiError> {
-    Ok(Json(state.app.directive(&ctx, &id).await?))
+    Ok(Json(state.app.directives().get(&ctx, &id).await?))
 }
 
 /// Edits a draft.
@@ -99,7 +100,7 @@ async fn update_directive(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.update_directive(&ctx, &id, input).await
+        app.directives().update(&ctx, &id, input).await
     })
     .await
 }
@@ -124,7 +125,7 @@ async fn issue_directive(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.issue_directive(&ctx, &id).await
+        app.directives().issue(&ctx, &id).await
     })
     .await
 }
@@ -149,7 +150,9 @@ async fn withdraw_directive(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.end_directive(&ctx, &id, "withdrawn").await
+        app.directives()
+            .end(&ctx, &id, DirectiveState::Withdrawn)
+            .await
     })
     .await
 }
@@ -174,7 +177,9 @@ async fn close_directive(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.end_directive(&ctx, &id, "closed").await
+        app.directives()
+            .end(&ctx, &id, DirectiveState::Closed)
+            .await
     })
     .await
 }
@@ -193,7 +198,7 @@ async fn reach(
     Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Reach>, ApiError> {
-    Ok(Json(state.app.directive_reach(&ctx, &id).await?))
+    Ok(Json(state.app.directives().reach(&ctx, &id).await?))
 }
 
 /// Adds guidance for a unit's subtree ("convey with added instructions").
@@ -217,7 +222,7 @@ async fn add_guidance(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::CREATED, |ctx| async move {
-        app.add_guidance(&ctx, &id, input).await
+        app.directives().add_guidance(&ctx, &id, input).await
     })
     .await
 }
@@ -246,7 +251,11 @@ async fn rollup(
     Query(query): Query<AtOnly>,
 ) -> Result<Json<Rollup>, ApiError> {
     Ok(Json(
-        state.app.rollup(&ctx, &id, query.at.as_deref()).await?,
+        state
+            .app
+            .directives()
+            .rollup(&ctx, &id, query.at.as_deref())
+            .await?,
     ))
 }
 
@@ -265,7 +274,9 @@ async fn laggards(
     Path(id): Path<String>,
     Query(query): Query<AtQuery>,
 ) -> Result<Json<Page<Laggard>>, ApiError> {
-    Ok(Json(state.app.laggards(&ctx, &id, query).await?))
+    Ok(Json(
+        state.app.directives().laggards(&ctx, &id, query).await?,
+    ))
 }
 
 /// The counts per state at the end of each day since issue.
@@ -284,7 +295,11 @@ async fn series(
     Query(query): Query<AtOnly>,
 ) -> Result<Json<Series>, ApiError> {
     Ok(Json(
-        state.app.series(&ctx, &id, query.at.as_deref()).await?,
+        state
+            .app
+            .directives()
+            .series(&ctx, &id, query.at.as_deref())
+            .await?,
     ))
 }
 
@@ -303,7 +318,7 @@ async fn unit_assignments(
     Path(id): Path<String>,
     Query(query): Query<InboxQuery>,
 ) -> Result<Json<Page<InboxItem>>, ApiError> {
-    Ok(Json(state.app.unit_assignments(&ctx, &id, query).await?))
+    Ok(Json(state.app.directives().inbox(&ctx, &id, query).await?))
 }
 
 /// An assignment with the guidance on its path and its history.
@@ -320,7 +335,7 @@ async fn get_assignment(
     Caller { ctx, .. }: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<AssignmentView>, ApiError> {
-    Ok(Json(state.app.assignment(&ctx, &id).await?))
+    Ok(Json(state.app.directives().assignment(&ctx, &id).await?))
 }
 
 /// Moves an assignment to another state.
@@ -346,7 +361,7 @@ async fn transition(
 ) -> Result<Response, ApiError> {
     let app = &state.app;
     run_write(app, ctx, &body, StatusCode::OK, |ctx| async move {
-        app.transition(&ctx, &id, input).await
+        app.directives().transition(&ctx, &id, input).await
     })
     .await
 }
@@ -368,7 +383,8 @@ async fn unit_calendar(
 ) -> Result<Response, ApiError> {
     let page = state
         .app
-        .unit_assignments(
+        .directives()
+        .inbox(
             &ctx,
             &id,
             InboxQuery {
@@ -406,25 +422,17 @@ async fn rollup_table(
     id: &str,
     at: Option<&str>,
 ) -> Result<RollupTable, ApiError> {
-    let rollup = state.app.rollup(ctx, id, at).await?;
+    let rollup = state.app.directives().rollup(ctx, id, at).await?;
     let unit = state.app.unit(ctx, &rollup.unit).await?;
     let numbers = |total: u32,
                    states: &ganglion_app::StateCounts,
                    overdue: u32,
                    metric: &Option<ganglion_app::MetricSum>| {
-        let mut values: Vec<Option<f64>> = [
-            total,
-            states.conveyed,
-            states.acknowledged,
-            states.planned,
-            states.in_progress,
-            states.done,
-            states.blocked,
-            overdue,
-        ]
-        .iter()
-        .map(|n| Some(f64::from(*n)))
-        .collect();
+        let mut values: Vec<Option<f64>> = std::iter::once(total)
+            .chain(states.0.iter().map(|(_, count)| *count))
+            .chain(std::iter::once(overdue))
+            .map(|n| Some(f64::from(n)))
+            .collect();
         values.push(metric.as_ref().map(|m| m.sum));
         values.push(metric.as_ref().map(|m| m.target));
         values
@@ -439,24 +447,12 @@ async fn rollup_table(
             numbers(child.total, &child.states, child.overdue, &child.metric),
         ));
     }
-    Ok(RollupTable {
-        header: vec![
-            "unit",
-            "code",
-            "name",
-            "total",
-            "conveyed",
-            "acknowledged",
-            "planned",
-            "in_progress",
-            "done",
-            "blocked",
-            "overdue",
-            "metric_sum",
-            "metric_target",
-        ],
-        rows,
-    })
+    let header = ["unit", "code", "name", "total"]
+        .into_iter()
+        .chain(rollup.states.0.iter().map(|(state, _)| *state))
+        .chain(["overdue", "metric_sum", "metric_target"])
+        .collect();
+    Ok(RollupTable { header, rows })
 }
 
 fn number_text(value: Option<f64>) -> String {

@@ -10,7 +10,7 @@ use ganglion_app::{
     AppError, AtQuery, DirectiveView, InboxQuery, Metric, NewDirective, NewGuidance, OutlineNode,
     Target, Transition,
 };
-use ganglion_core::{AssignmentState, Tally};
+use ganglion_core::{DirectiveState, Kind, UnitId, Workflow};
 use maud::{html, Markup};
 use serde::Deserialize;
 
@@ -38,14 +38,15 @@ pub(crate) fn state_badge(texts: &Texts, state: &str, overdue: bool) -> Markup {
 
 /// Colours each segment by the share of its units that are done: red to green.
 struct ByProgress {
-    tallies: HashMap<String, Tally>,
+    /// Per unit: done, and in all.
+    tallies: HashMap<String, (u32, u32)>,
 }
 
 impl Colouring for ByProgress {
     fn fill(&self, node: &OutlineNode, _branch: usize, level: u32) -> String {
-        match self.tallies.get(&node.id).filter(|t| t.total() > 0) {
-            Some(tally) => {
-                let done = f64::from(tally.count(AssignmentState::Done)) / f64::from(tally.total());
+        match self.tallies.get(&node.id).filter(|(_, total)| *total > 0) {
+            Some((done, total)) => {
+                let done = f64::from(*done) / f64::from(*total);
                 let hue = 120.0 * done;
                 let lightness = 42 + level.min(4) * 6;
                 format!("hsl({hue:.0}, 60%, {lightness}%)")
@@ -89,15 +90,19 @@ async fn directive_view(
     let app = &state.app;
     let texts = viewer.texts;
     let ctx = &viewer.ctx;
-    let directive = app.directive(ctx, id).await.or_page(viewer)?;
+    let directive = app.directives().get(ctx, id).await.or_page(viewer)?;
+    let workflow = Kind::parse(&directive.kind)
+        .unwrap_or(Kind::Directive)
+        .workflow();
     let issuer_may_act = app.may_change_unit(ctx, &directive.issuer);
     let issued = directive.state != "draft";
-    let reach = app.directive_reach(ctx, id).await.or_page(viewer)?;
+    let reach = app.directives().reach(ctx, id).await.or_page(viewer)?;
     let body = if issued {
-        let rollup = app.rollup(ctx, id, at).await.or_page(viewer)?;
+        let rollup = app.directives().rollup(ctx, id, at).await.or_page(viewer)?;
         let at_unit = app.unit(ctx, &rollup.unit).await.or_page(viewer)?;
         let ancestors = app.ancestors(ctx, &rollup.unit).await.or_page(viewer)?;
         let laggards = app
+            .directives()
             .laggards(
                 ctx,
                 id,
@@ -110,6 +115,7 @@ async fn directive_view(
             .await
             .or_page(viewer)?;
         let series = app
+            .directives()
             .series(ctx, id, Some(&rollup.unit))
             .await
             .or_page(viewer)?;
@@ -117,8 +123,16 @@ async fn directive_view(
             .outline(ctx, &rollup.unit, 3, 1.0 / 360.0)
             .await
             .or_page(viewer)?;
-        let mut tallies = HashMap::new();
-        collect_tallies(app, &directive.id, &outline, &mut tallies);
+        let mut units = Vec::new();
+        outline_units(&outline, &mut units);
+        let tallies = app
+            .directives()
+            .done_under(ctx, id, units)
+            .await
+            .or_page(viewer)?
+            .into_iter()
+            .map(|(unit, counts)| (unit.to_string(), counts))
+            .collect();
         let segment = |unit: &str| format!("/directives/{}?at={unit}", directive.id);
         let links = Links {
             segment: &segment,
@@ -155,7 +169,7 @@ async fn directive_view(
                     thead { tr {
                         th { (texts.t("unit.name")) }
                         th class="number" { (texts.t("dir.units")) }
-                        @for state in AssignmentState::ALL { th class="number" { (state_label(texts, state.as_str())) } }
+                        @for (state, _) in &rollup.states.0 { th class="number" { (state_label(texts, state)) } }
                         th class="number" { (texts.t("state.overdue")) }
                         th class="number" { (texts.t("dir.done_share")) }
                         @if rollup.metric.is_some() { th class="number" { (texts.t("dir.metric")) } }
@@ -164,18 +178,18 @@ async fn directive_view(
                         tr class="total" data-unit=(rollup.unit) {
                             th scope="row" { (at_unit.name) }
                             td class="number" data-count="total" { (texts.number(rollup.total.into())) }
-                            @for (state, count) in AssignmentState::ALL.iter().zip(counts(&rollup.states)) { td class="number" data-count=(state.as_str()) { (texts.number(count.into())) } }
+                            @for (state, count) in &rollup.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                             td class="number" data-count="overdue" { (texts.number(rollup.overdue.into())) }
-                            td class="number" { (done_share(rollup.states.done, rollup.total)) }
+                            td class="number" { (done_share(rollup.done, rollup.total)) }
                             @if let Some(metric) = &rollup.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
                         }
                         @for child in &rollup.children {
                             tr data-unit=(child.unit) {
                                 th scope="row" { a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) } }
                                 td class="number" data-count="total" { (texts.number(child.total.into())) }
-                                @for (state, count) in AssignmentState::ALL.iter().zip(counts(&child.states)) { td class="number" data-count=(state.as_str()) { (texts.number(count.into())) } }
+                                @for (state, count) in &child.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                                 td class="number" data-count="overdue" { (texts.number(child.overdue.into())) }
-                                td class="number" { (done_share(child.states.done, child.total)) }
+                                td class="number" { (done_share(child.done, child.total)) }
                                 @if let Some(metric) = &child.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
                             }
                         }
@@ -218,7 +232,7 @@ async fn directive_view(
             }
             section aria-labelledby="series-heading" {
                 h2 id="series-heading" { (texts.t("dir.series")) }
-                (series_chart(texts, &series))
+                (series_chart(texts, workflow, &series))
             }
         }
     } else {
@@ -329,33 +343,17 @@ fn target_summary(texts: &Texts, app: &ganglion_app::App, directive: &DirectiveV
     }
 }
 
-fn counts(states: &ganglion_app::StateCounts) -> [u32; 6] {
-    [
-        states.conveyed,
-        states.acknowledged,
-        states.planned,
-        states.in_progress,
-        states.done,
-        states.blocked,
-    ]
-}
-
-fn collect_tallies(
-    app: &ganglion_app::App,
-    directive: &str,
-    node: &OutlineNode,
-    out: &mut HashMap<String, Tally>,
-) {
-    if let Some(tally) = app.tally_of(directive, &node.id) {
-        out.insert(node.id.clone(), tally);
+fn outline_units(node: &OutlineNode, out: &mut Vec<UnitId>) {
+    if let Ok(unit) = node.id.parse() {
+        out.push(unit);
     }
     for child in &node.children {
-        collect_tallies(app, directive, child, out);
+        outline_units(child, out);
     }
 }
 
 /// Done, in progress and not started per day, as stacked bars drawn in SVG.
-fn series_chart(texts: &Texts, series: &ganglion_app::Series) -> Markup {
+fn series_chart(texts: &Texts, workflow: &Workflow, series: &ganglion_app::Series) -> Markup {
     let days = &series.days;
     if days.is_empty() {
         return html! { p class="empty" { (texts.t("dir.no_series")) } };
@@ -364,7 +362,7 @@ fn series_chart(texts: &Texts, series: &ganglion_app::Series) -> Markup {
     let height = 160.0;
     let total = days
         .iter()
-        .map(|d| counts(&d.states).iter().sum::<u32>())
+        .map(|d| d.states.0.iter().map(|(_, count)| count).sum::<u32>())
         .max()
         .unwrap_or(1)
         .max(1) as f64;
@@ -372,13 +370,11 @@ fn series_chart(texts: &Texts, series: &ganglion_app::Series) -> Markup {
     html! {
         svg class="series" viewBox={ "0 0 " (width) " " (height + 20.0) } role="img" aria-label=(texts.t("dir.series")) {
             @for (index, day) in days.iter().enumerate() {
-                @let done = f64::from(day.states.done);
-                @let working = f64::from(day.states.acknowledged + day.states.planned + day.states.in_progress);
-                @let waiting = f64::from(day.states.conveyed + day.states.blocked);
+                @let (done, working, waiting) = stacked(workflow, &day.states);
                 @let x = index as f64 * bar;
                 @let scale = height / total;
                 rect x=(x) y=(height - done * scale) width=(bar * 0.8) height=(done * scale) fill="hsl(120, 50%, 42%)" {
-                    title { (day.date) ": " (texts.number(day.states.done.into())) " " (state_label(texts, "done")) }
+                    title { (day.date) ": " (texts.number(done as u64)) " " (texts.t("dir.done_share")) }
                 }
                 rect x=(x) y=(height - (done + working) * scale) width=(bar * 0.8) height=(working * scale) fill="hsl(45, 80%, 55%)" {}
                 rect x=(x) y=(height - (done + working + waiting) * scale) width=(bar * 0.8) height=(waiting * scale) fill="hsl(0, 55%, 62%)" {}
@@ -388,6 +384,22 @@ fn series_chart(texts: &Texts, series: &ganglion_app::Series) -> Markup {
         }
         p class="meta" { (texts.t("dir.series_legend")) }
     }
+}
+
+/// A day's counts as three stacks: done, being worked, and not started or blocked.
+fn stacked(workflow: &Workflow, states: &ganglion_app::StateCounts) -> (f64, f64, f64) {
+    let (mut done, mut working, mut waiting) = (0.0, 0.0, 0.0);
+    for (index, (state, count)) in states.0.iter().enumerate() {
+        let count = f64::from(*count);
+        if workflow.is_done(index as u8) {
+            done += count;
+        } else if index as u8 == workflow.initial || *state == "blocked" {
+            waiting += count;
+        } else {
+            working += count;
+        }
+    }
+    (done, working, waiting)
 }
 
 #[derive(Deserialize, Default)]
@@ -517,6 +529,7 @@ pub(crate) async fn create_directive(
         }
     };
     let new = NewDirective {
+        kind: None,
         issuer: input.issuer.clone(),
         title: input.title.clone(),
         body: input.body.clone(),
@@ -525,11 +538,12 @@ pub(crate) async fn create_directive(
             under: None,
             kinds: split_words(&input.kinds),
             tags: split_words(&input.tags),
+            units: Vec::new(),
         }),
         metric,
         parent_directive: Some(input.parent.clone()).filter(|p| !p.is_empty()),
     };
-    match state.app.create_directive(&viewer.ctx, new).await {
+    match state.app.directives().create(&viewer.ctx, new).await {
         Ok(directive) => Ok(see_other(&format!("/directives/{}", directive.id))),
         Err(error) => {
             let error = refusal(&viewer, error)?;
@@ -547,13 +561,15 @@ pub(crate) async fn directive_action(
     viewer.require_sign_in()?;
     let app = &state.app;
     let result = match action.as_str() {
-        "issue" => app.issue_directive(&viewer.ctx, &id).await.map(|_| ()),
+        "issue" => app.directives().issue(&viewer.ctx, &id).await.map(|_| ()),
         "close" => app
-            .end_directive(&viewer.ctx, &id, "closed")
+            .directives()
+            .end(&viewer.ctx, &id, DirectiveState::Closed)
             .await
             .map(|_| ()),
         "withdraw" => app
-            .end_directive(&viewer.ctx, &id, "withdrawn")
+            .directives()
+            .end(&viewer.ctx, &id, DirectiveState::Withdrawn)
             .await
             .map(|_| ()),
         _ => Err(AppError::NotFound { what: "action" }),
@@ -584,7 +600,12 @@ pub(crate) async fn add_guidance(
         unit: input.unit,
         text: input.text,
     };
-    match state.app.add_guidance(&viewer.ctx, &id, note).await {
+    match state
+        .app
+        .directives()
+        .add_guidance(&viewer.ctx, &id, note)
+        .await
+    {
         Ok(_) => Ok(see_other(&format!("/directives/{id}"))),
         Err(error) => {
             let error = refusal(&viewer, error)?;
@@ -611,7 +632,11 @@ async fn assignment_view(
 ) -> PageResult {
     let app = &state.app;
     let texts = viewer.texts;
-    let assignment = app.assignment(&viewer.ctx, id).await.or_page(viewer)?;
+    let assignment = app
+        .directives()
+        .assignment(&viewer.ctx, id)
+        .await
+        .or_page(viewer)?;
     let unit = app
         .unit(&viewer.ctx, &assignment.unit)
         .await
@@ -718,8 +743,14 @@ pub(crate) async fn transition(
         to: input.to,
         note: Some(input.note).filter(|n| !n.trim().is_empty()),
         metric_value,
+        metrics: None,
     };
-    match state.app.transition(&viewer.ctx, &id, move_to).await {
+    match state
+        .app
+        .directives()
+        .transition(&viewer.ctx, &id, move_to)
+        .await
+    {
         Ok(_) => Ok(see_other(&format!("/assignments/{id}"))),
         Err(error) => {
             let error = refusal(&viewer, error)?;
@@ -738,7 +769,8 @@ pub(crate) async fn waiting_for(
     for unit in units {
         let page = state
             .app
-            .unit_assignments(
+            .directives()
+            .inbox(
                 &viewer.ctx,
                 unit,
                 InboxQuery {
@@ -767,6 +799,7 @@ pub(crate) async fn live_rollup(
     let app = state.app.clone();
     let ctx = viewer.ctx.clone();
     let first = app
+        .directives()
         .rollup(&ctx, &id, query.at.as_deref())
         .await
         .map_err(|error| ApiError::from(error).into_response())?;
@@ -776,7 +809,7 @@ pub(crate) async fn live_rollup(
         (app, ctx, id, at, changes, String::new()),
         |(app, ctx, id, at, mut changes, last)| async move {
             loop {
-                let rollup = app.rollup(&ctx, &id, Some(&at)).await.ok()?;
+                let rollup = app.directives().rollup(&ctx, &id, Some(&at)).await.ok()?;
                 let json = serde_json::to_string(&rollup).ok()?;
                 if json != last {
                     let event = Event::default().event("rollup").data(json.clone());

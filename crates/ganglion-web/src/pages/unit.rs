@@ -41,7 +41,8 @@ pub(crate) async fn unit_page(
     let posts = app.unit_posts(ctx, &id).await.or_page(&viewer)?;
     let history = app.unit_history(ctx, &id, 20).await.or_page(&viewer)?;
     let inbox = app
-        .unit_assignments(
+        .directives()
+        .inbox(
             ctx,
             &id,
             ganglion_app::InboxQuery {

@@ -1,9 +1,14 @@
-//! Group commit for assignment transitions. Reports arrive by the thousand; each must be
-//! durable before it is answered, and a durable commit costs a disk flush. So one writer
-//! takes every transition waiting at that moment, judges and records each exactly as if
-//! it came alone (its own checks, history entry, change record and audit entry), writes
+//! Group commit for every kind of transition. Reports arrive by the thousand; each must
+//! be durable before it is answered, and a durable commit costs a disk flush. So one
+//! writer takes every job waiting at that moment — of any [`BatchJob`] type: moves of
+//! assignments, projects, requests, filings — judges and records each exactly as if it
+//! came alone (its own checks, history entry, change record and audit entry), writes
 //! them with a few multi-row statements, commits them with one flush, and only then
 //! answers each. Nothing is acknowledged before its flush; syncing is not weakened.
+//!
+//! A job type brings only its judgement and its writes ([`BatchJob::write_batch`]);
+//! the queue, the idempotency rules, the commit, the flush, the read model's update and
+//! the answers are this module's, the same for all.
 //!
 //! On SQLite the flush is pipelined: the writer commits a batch (its frames written to
 //! the log), hands it to a flusher thread and goes on with the next batch while the
@@ -11,53 +16,213 @@
 //! before it. Readers of the store may see a batch in the fraction of a millisecond
 //! between its commit and its flush; nobody is told it is done before the flush.
 
+use std::any::{Any, TypeId};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use futures::future::BoxFuture;
 use ganglion_store::{BatchTx, BatchWriter, Committed};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::assignments::{moved_parts, MadeTransition, TransitionRequest};
-use crate::{answer_to_remember, App, AppError, AssignmentView};
+use super::model::ItemChange;
+use crate::{answer_to_remember, App, AppError, Ctx};
 
-/// The most transitions one commit carries.
+/// The most jobs one commit carries.
 const MAX_BATCH: usize = 512;
 
-type Reply = oneshot::Sender<Result<AssignmentView, AppError>>;
+/// A kind of job the batch writer takes: it judges and writes a run of its jobs inside
+/// the batch's transaction.
+pub(crate) trait BatchJob: Send + Sync + Sized + 'static {
+    type Answer: serde::Serialize + Send + 'static;
 
-/// A transition waiting for the writer.
-struct Job {
-    request: TransitionRequest,
-    reply: Reply,
+    fn ctx(&self) -> &Ctx;
+
+    /// Judges each job against the store as this write sees it — after the jobs before
+    /// it, exactly as if it came alone — and writes what is allowed: its rows, its
+    /// audit entry (a denial's too) and one change record for all. Returns each job's
+    /// answer, in order, and the changes to apply to the read model once committed.
+    /// Idempotency keys and stored answers are the writer's business, not the job's.
+    fn write_batch<'a, 'w: 'a>(
+        app: &'a App,
+        tx: &'a mut BatchTx<'w>,
+        jobs: &'a [&'a Self],
+    ) -> BoxFuture<'a, Result<Written<Self::Answer>, AppError>>;
+}
+
+/// What a run of jobs wrote.
+pub(crate) struct Written<A> {
+    pub answers: Vec<Result<A, AppError>>,
+    pub changes: Vec<ItemChange>,
+}
+
+/// Gives one job its answer once its batch is durable, or refuses it.
+type Delivery = Box<dyn FnOnce(Result<(), &str>) + Send>;
+
+/// A job of some type waiting for the writer.
+trait Queued: Send {
+    fn group(&self) -> TypeId;
+    fn runner(&self) -> Runner;
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send>;
+}
+
+/// The jobs of one type in a batch, with what writes them.
+type Group = (TypeId, Runner, Vec<Box<dyn Any + Send>>);
+
+/// Writes a run of jobs of one type; the jobs are `Pending<J>` of that type.
+type Runner = for<'a, 'w> fn(
+    &'a App,
+    &'a mut BatchTx<'w>,
+    Vec<Box<dyn Any + Send>>,
+) -> BoxFuture<'a, GroupOutcome>;
+
+struct Pending<J: BatchJob> {
+    job: J,
+    reply: oneshot::Sender<Result<J::Answer, AppError>>,
+}
+
+impl<J: BatchJob> Queued for Pending<J> {
+    fn group(&self) -> TypeId {
+        TypeId::of::<J>()
+    }
+
+    fn runner(&self) -> Runner {
+        run_group::<J>
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn Any + Send> {
+        self
+    }
+}
+
+/// What a run of one type's jobs came to.
+struct GroupOutcome {
+    deliveries: Vec<Delivery>,
+    changes: Vec<ItemChange>,
+    /// Why the run failed; the whole batch is then rolled back.
+    failed: Option<String>,
+}
+
+fn deliver<A: Send + 'static>(
+    reply: oneshot::Sender<Result<A, AppError>>,
+    answer: Result<A, AppError>,
+) -> Delivery {
+    Box::new(move |durable: Result<(), &str>| {
+        let answer = match durable {
+            Ok(()) => answer,
+            Err(cause) => Err(AppError::Internal(format!(
+                "the batch of this write could not be made durable: {cause}"
+            ))),
+        };
+        let _ = reply.send(answer);
+    })
+}
+
+fn run_group<'a, 'w, J: BatchJob>(
+    app: &'a App,
+    tx: &'a mut BatchTx<'w>,
+    queued: Vec<Box<dyn Any + Send>>,
+) -> BoxFuture<'a, GroupOutcome> {
+    Box::pin(async move {
+        let (jobs, replies): (Vec<J>, Vec<_>) = queued
+            .into_iter()
+            .filter_map(|any| any.downcast::<Pending<J>>().ok())
+            .map(|pending| (pending.job, pending.reply))
+            .unzip();
+        match write_group(app, tx, &jobs).await {
+            Ok((answers, changes)) => GroupOutcome {
+                deliveries: replies
+                    .into_iter()
+                    .zip(answers)
+                    .map(|(reply, answer)| deliver(reply, answer))
+                    .collect(),
+                changes,
+                failed: None,
+            },
+            Err(error) => {
+                let cause = error.to_string();
+                GroupOutcome {
+                    deliveries: replies
+                        .into_iter()
+                        .map(|reply| {
+                            let refused = AppError::Internal(format!(
+                                "the batch of this write was not committed: {cause}"
+                            ));
+                            deliver(reply, Err(refused))
+                        })
+                        .collect(),
+                    changes: Vec::new(),
+                    failed: Some(cause),
+                }
+            }
+        }
+    })
+}
+
+/// Writes a run of one type's jobs: turns away reused idempotency keys, lets the job
+/// type judge and write the rest, and stores the answers of those sent with a key.
+#[allow(clippy::type_complexity)]
+async fn write_group<J: BatchJob>(
+    app: &App,
+    tx: &mut BatchTx<'_>,
+    jobs: &[J],
+) -> Result<(Vec<Result<J::Answer, AppError>>, Vec<ItemChange>), AppError> {
+    let fresh = first_uses_of_keys(tx, jobs.iter().map(BatchJob::ctx)).await?;
+    let (admitted, turned_away): (Vec<usize>, Vec<usize>) =
+        (0..jobs.len()).partition(|index| fresh[*index]);
+    let admitted_jobs: Vec<&J> = admitted.iter().map(|index| &jobs[*index]).collect();
+    let written = J::write_batch(app, tx, &admitted_jobs).await?;
+    let mut answers: Vec<Option<Result<J::Answer, AppError>>> =
+        (0..jobs.len()).map(|_| None).collect();
+    for index in turned_away {
+        // Already answered, or under way in this very batch: the caller replays the
+        // stored answer once this write has committed.
+        answers[index] = Some(Err(AppError::Conflict {
+            code: "idempotency_key_in_use",
+            message: "a request with this Idempotency-Key is under way".into(),
+        }));
+    }
+    for (index, answer) in admitted.into_iter().zip(written.answers) {
+        if let Ok(value) = &answer {
+            if let Some((key, response)) = answer_to_remember(jobs[index].ctx(), value)? {
+                tx.save_idempotent_response(key, &response).await?;
+            }
+        }
+        answers[index] = Some(answer);
+    }
+    let answers = answers
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|| Err(AppError::Internal("a job went unanswered".into())))
+        })
+        .collect();
+    Ok((answers, written.changes))
 }
 
 /// A written batch's answers, to be given once it is durable.
 struct Answers {
     /// The commit to flush first; none when nothing was committed.
     committed: Option<Committed>,
-    replies: Vec<(Reply, Result<AssignmentView, AppError>)>,
+    deliveries: Vec<Delivery>,
 }
 
 impl Answers {
     fn none() -> Self {
         Self {
             committed: None,
-            replies: Vec::new(),
+            deliveries: Vec::new(),
         }
     }
 
     fn give(self) {
-        for (reply, answer) in self.replies {
-            let _ = reply.send(answer);
+        for delivery in self.deliveries {
+            delivery(Ok(()));
         }
     }
 
     fn refuse(self, cause: &str) {
-        for (reply, _) in self.replies {
-            let _ = reply.send(Err(AppError::Internal(format!(
-                "the batch of this transition could not be made durable: {cause}"
-            ))));
+        for delivery in self.deliveries {
+            delivery(Err(cause));
         }
     }
 }
@@ -106,15 +271,15 @@ fn stopped_after_failed_flush() -> AppError {
     )
 }
 
-/// The queue in front of the writer, which starts with the first transition.
+/// The queue in front of the writer, which starts with the first job.
 #[derive(Default)]
-pub(crate) struct GroupCommit {
+pub(crate) struct Batcher {
     queue: Mutex<Queue>,
 }
 
 #[derive(Default)]
 struct Queue {
-    sender: Option<mpsc::UnboundedSender<Job>>,
+    sender: Option<mpsc::UnboundedSender<Box<dyn Queued>>>,
     /// The writer's own thread, on SQLite.
     thread: Option<std::thread::JoinHandle<()>>,
     /// How far its batches are flushed, on SQLite.
@@ -122,8 +287,8 @@ struct Queue {
     closed: bool,
 }
 
-impl GroupCommit {
-    fn sender(&self, app: &App) -> Result<mpsc::UnboundedSender<Job>, AppError> {
+impl Batcher {
+    fn sender(&self, app: &App) -> Result<mpsc::UnboundedSender<Box<dyn Queued>>, AppError> {
         let mut queue = self
             .queue
             .lock()
@@ -144,7 +309,7 @@ impl GroupCommit {
         // sender, the writer would keep itself waiting forever. It stops once the app is
         // closed or every other handle on it is gone, after answering what it was given.
         let writer_app = App {
-            group_commit: Arc::default(),
+            batcher: Arc::default(),
             ..app.clone()
         };
         let batch_writer = app.store.batch_writer();
@@ -209,7 +374,7 @@ impl GroupCommit {
 fn write_in_place(
     app: App,
     mut batch_writer: BatchWriter,
-    mut receiver: mpsc::UnboundedReceiver<Job>,
+    mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>,
     durability: Arc<Durability>,
 ) {
     let (to_flusher, written) = std::sync::mpsc::channel::<(u64, Answers)>();
@@ -224,7 +389,7 @@ fn write_in_place(
             durability.failed.store(true, Ordering::SeqCst);
             let cause = format!("cannot start the flusher: {error}");
             while let Some(job) = receiver.blocking_recv() {
-                let _ = job.reply.send(Err(AppError::Internal(cause.clone())));
+                Answers::refuse_queued(vec![job], &cause);
             }
             return;
         }
@@ -239,9 +404,7 @@ fn write_in_place(
             }
         }
         if durability.failed() {
-            for job in jobs {
-                let _ = job.reply.send(Err(stopped_after_failed_flush()));
-            }
+            Answers::refuse_queued(jobs, &stopped_after_failed_flush().to_string());
             continue;
         }
         let number = durability.started.fetch_add(1, Ordering::SeqCst) + 1;
@@ -316,7 +479,7 @@ fn flush_newest_first<'c>(
 async fn write_pooled(
     app: App,
     mut batch_writer: BatchWriter,
-    mut receiver: mpsc::UnboundedReceiver<Job>,
+    mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>,
 ) {
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
@@ -345,135 +508,118 @@ pub(crate) async fn durable(committed: Option<Committed>) -> Result<(), AppError
     }
 }
 
+impl Answers {
+    /// Refuses jobs that were never written. A job's reply is inside it: dropping the
+    /// job tells its caller it was lost.
+    fn refuse_queued(jobs: Vec<Box<dyn Queued>>, cause: &str) {
+        tracing::warn!(%cause, refused = jobs.len(), "jobs refused before they were written");
+        drop(jobs);
+    }
+}
+
 impl App {
-    /// Hands a transition to the writer and waits for its durable answer.
-    pub(crate) async fn submit_transition(
-        &self,
-        request: TransitionRequest,
-    ) -> Result<AssignmentView, AppError> {
+    /// Hands a job to the writer and waits for its durable answer.
+    pub(crate) async fn submit<J: BatchJob>(&self, job: J) -> Result<J::Answer, AppError> {
         let (reply, answer) = oneshot::channel();
-        self.group_commit
+        self.batcher
             .sender(self)?
-            .send(Job { request, reply })
-            .map_err(|_| AppError::Internal("the transition writer has stopped".into()))?;
+            .send(Box::new(Pending { job, reply }))
+            .map_err(|_| AppError::Internal("the batch writer has stopped".into()))?;
         answer
             .await
-            .map_err(|_| AppError::Internal("the transition writer dropped a request".into()))?
+            .map_err(|_| AppError::Internal("the batch writer dropped a request".into()))?
+    }
+
+    /// Writes many jobs of one type in one transaction on a pooled connection, each
+    /// judged and recorded as if it came alone, and waits until it is durable: for
+    /// bulk work of the app's own (the demo's progress), beside the writer.
+    pub(crate) async fn write_now<J: BatchJob>(
+        &self,
+        jobs: Vec<J>,
+    ) -> Result<Vec<Result<J::Answer, AppError>>, AppError> {
+        let mut tx = self.store.write_batch().await?;
+        let (answers, changes) = write_group(self, &mut tx, &jobs).await?;
+        let committed = tx.commit().await?;
+        self.apply_changes(&changes);
+        durable(Some(committed)).await?;
+        Ok(answers)
     }
 
     /// Writes a batch in one transaction and brings the read model up to it; returns the
     /// answers, to be given once the commit is durable.
-    async fn commit_batch(&self, writer: &mut BatchWriter, jobs: Vec<Job>) -> Answers {
-        let (requests, replies): (Vec<TransitionRequest>, Vec<Reply>) =
-            jobs.into_iter().map(|job| (job.request, job.reply)).unzip();
-        match self.write_batch(writer, &requests).await {
-            Ok((answers, made, committed)) => {
+    async fn commit_batch(&self, writer: &mut BatchWriter, jobs: Vec<Box<dyn Queued>>) -> Answers {
+        // Runs of one type, in the order their first job came.
+        let mut groups: Vec<Group> = Vec::new();
+        for job in jobs {
+            let group = job.group();
+            match groups.iter_mut().find(|(id, _, _)| *id == group) {
+                Some((_, _, members)) => members.push(job.into_any()),
+                None => {
+                    let runner = job.runner();
+                    groups.push((group, runner, vec![job.into_any()]));
+                }
+            }
+        }
+        let mut tx = match writer.begin().await {
+            Ok(tx) => tx,
+            Err(error) => {
+                // The jobs are dropped unwritten: each caller hears its job was lost.
+                tracing::error!(%error, "could not begin a batch");
+                return Answers::none();
+            }
+        };
+        let mut deliveries = Vec::new();
+        let mut changes = Vec::new();
+        let mut failed = None;
+        for (_, runner, members) in groups {
+            let outcome = runner(self, &mut tx, members).await;
+            deliveries.extend(outcome.deliveries);
+            changes.extend(outcome.changes);
+            if failed.is_none() {
+                failed = outcome.failed;
+            }
+        }
+        if let Some(cause) = failed {
+            drop(tx);
+            let answers = Answers {
+                committed: None,
+                deliveries,
+            };
+            answers.refuse(&format!("not committed: {cause}"));
+            return Answers::none();
+        }
+        match tx.commit().await {
+            Ok(committed) => {
                 // Applied at once, in the order of the commits: the pool's writes apply
                 // theirs as they commit, and the two must not cross.
-                self.apply_assignments(made.iter().map(moved_parts));
+                self.apply_changes(&changes);
                 Answers {
                     committed: Some(committed),
-                    replies: replies.into_iter().zip(answers).collect(),
+                    deliveries,
                 }
             }
             Err(error) => {
-                let cause = error.to_string();
-                Answers {
+                let answers = Answers {
                     committed: None,
-                    replies: replies
-                        .into_iter()
-                        .map(|reply| {
-                            let refused = AppError::Internal(format!(
-                                "the batch of this transition was not committed: {cause}"
-                            ));
-                            (reply, Err(refused))
-                        })
-                        .collect(),
-                }
+                    deliveries,
+                };
+                answers.refuse(&format!("not committed: {error}"));
+                Answers::none()
             }
         }
-    }
-
-    /// The batch's write: on success, each request's answer, the moves committed and the
-    /// commit to flush.
-    async fn write_batch(
-        &self,
-        writer: &mut BatchWriter,
-        requests: &[TransitionRequest],
-    ) -> Result<
-        (
-            Vec<Result<AssignmentView, AppError>>,
-            Vec<ganglion_store::AssignmentRow>,
-            Committed,
-        ),
-        AppError,
-    > {
-        let mut tx = writer.begin().await?;
-        let fresh = first_uses_of_keys(&mut tx, requests).await?;
-        let (admitted, turned_away): (Vec<usize>, Vec<usize>) =
-            (0..requests.len()).partition(|index| fresh[*index]);
-        let admitted_requests: Vec<&TransitionRequest> =
-            admitted.iter().map(|index| &requests[*index]).collect();
-        let outcomes = self.make_transitions(&mut tx, &admitted_requests).await?;
-        let mut answers: Vec<Option<Result<AssignmentView, AppError>>> =
-            (0..requests.len()).map(|_| None).collect();
-        for index in turned_away {
-            // Already answered, or under way in this very batch: the caller replays
-            // the stored answer once this write has committed.
-            answers[index] = Some(Err(AppError::Conflict {
-                code: "idempotency_key_in_use",
-                message: "a request with this Idempotency-Key is under way".into(),
-            }));
-        }
-        let mut made: Vec<(usize, MadeTransition)> = Vec::new();
-        for (index, outcome) in admitted.into_iter().zip(outcomes) {
-            match outcome {
-                Ok(transition) => made.push((index, transition)),
-                Err(refused) => answers[index] = Some(Err(refused)),
-            }
-        }
-        let moved: Vec<ganglion_store::AssignmentRow> =
-            made.iter().map(|(_, m)| m.moved.clone()).collect();
-        let made_indexes: Vec<usize> = made.iter().map(|(index, _)| *index).collect();
-        let views = self
-            .views_of_made(
-                &mut tx,
-                made.into_iter()
-                    .map(|(index, m)| (&requests[index].ctx, m))
-                    .collect(),
-            )
-            .await?;
-        for (index, view) in made_indexes.into_iter().zip(views) {
-            if let Some((key, response)) = answer_to_remember(&requests[index].ctx, &view)? {
-                tx.save_idempotent_response(key, &response).await?;
-            }
-            answers[index] = Some(Ok(view));
-        }
-        // A batch only moves assignments: it never changes who may do what, so it has
-        // no access change to announce (see `App::commit`).
-        let committed = tx.commit().await?;
-        let answers = answers
-            .into_iter()
-            .map(|answer| {
-                answer.unwrap_or_else(|| {
-                    Err(AppError::Internal("a transition went unanswered".into()))
-                })
-            })
-            .collect();
-        Ok((answers, moved, committed))
     }
 }
 
-/// For each request, whether its idempotency key (if any) is used here for the first
-/// time: not stored by an earlier write, and not carried by an earlier request of this
-/// batch. Under the write lock no other write can store one meanwhile.
-async fn first_uses_of_keys(
+/// For each job, whether its idempotency key (if any) is used here for the first time:
+/// not stored by an earlier write, and not carried by an earlier job of this batch.
+/// Under the write lock no other write can store one meanwhile.
+async fn first_uses_of_keys<'c>(
     tx: &mut BatchTx<'_>,
-    requests: &[TransitionRequest],
+    contexts: impl Iterator<Item = &'c Ctx> + Clone,
 ) -> Result<Vec<bool>, AppError> {
-    let keys: Vec<&str> = requests
-        .iter()
-        .filter_map(|request| request.ctx.idempotency.as_ref())
+    let keys: Vec<&str> = contexts
+        .clone()
+        .filter_map(|ctx| ctx.idempotency.as_ref())
         .map(|idempotency| idempotency.key.as_str())
         .collect();
     let used: HashSet<String> = if keys.is_empty() {
@@ -482,9 +628,8 @@ async fn first_uses_of_keys(
         tx.used_idempotency_keys(&keys).await?.into_iter().collect()
     };
     let mut seen = HashSet::new();
-    Ok(requests
-        .iter()
-        .map(|request| match &request.ctx.idempotency {
+    Ok(contexts
+        .map(|ctx| match &ctx.idempotency {
             Some(idempotency) => {
                 !used.contains(&idempotency.key) && seen.insert(idempotency.key.clone())
             }

@@ -170,7 +170,7 @@ impl App {
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);
-        let now = time::OffsetDateTime::now_utc();
+        let now = self.now();
         let expires_at = clock::format_time(now + time::Duration::hours(SESSION_HOURS));
         let mut tx = self.store.write().await?;
         tx.insert_session(

@@ -48,6 +48,7 @@ pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
         (name = "people", description = "People and their posts in units"),
         (name = "records", description = "Confidential notes and the audit trail"),
         (name = "directives", description = "Directives, their assignments and roll-ups"),
+        (name = "programmes", description = "Multi-year programmes and their projects"),
         (name = "meta", description = "The API itself")
     ),
     components(schemas(ErrorBody))
@@ -69,6 +70,8 @@ pub fn router(app: App) -> Router {
         .merge(api::people::routes())
         .merge(api::records::routes())
         .merge(api::directives::routes())
+        .merge(api::programmes::routes())
+        .merge(api::tracking::routes())
         .split_for_parts();
     let openapi = Arc::new(openapi);
     api_routes

@@ -50,7 +50,7 @@ async fn import_units(
 }
 
 /// Runs an import on a CSV body as a write: same idempotency, same errors.
-async fn csv_write<T, F, Fut>(
+pub(crate) async fn csv_write<T, F, Fut>(
     app: &ganglion_app::App,
     ctx: ganglion_app::Ctx,
     request: Request,

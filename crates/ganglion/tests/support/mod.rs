@@ -47,13 +47,25 @@ impl Answer {
 impl TestServer {
     /// A server on an initialized, empty organization with the party template.
     pub async fn start(backend: TestBackend) -> Self {
+        Self::start_with(backend, None).await
+    }
+
+    /// The same, reading the time from a clock the test moves.
+    pub async fn start_with_clock(backend: TestBackend, clock: ganglion_app::ManualClock) -> Self {
+        Self::start_with(backend, Some(clock)).await
+    }
+
+    async fn start_with(backend: TestBackend, clock: Option<ganglion_app::ManualClock>) -> Self {
         // The server's own log of failures shows with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("warn,sqlx=error")
             .with_test_writer()
             .try_init();
         let database = TestDatabase::new(backend);
-        let app = App::init(&database.url, "party").await.expect("init");
+        let mut app = App::init(&database.url, "party").await.expect("init");
+        if let Some(clock) = clock {
+            app = app.with_clock(clock);
+        }
         app.create_admin(ADMIN_PASSWORD)
             .await
             .expect("an administrator");

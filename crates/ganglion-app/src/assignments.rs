@@ -5,6 +5,7 @@
 //! stands there: reports are written many at a time (see `group_commit`), and two
 //! reports on one assignment in one write are judged one after the other.
 
+use crate::ErrorCode;
 use std::collections::{HashMap, HashSet};
 
 use ganglion_core::directive::{allowed_transitions, check_transition, TransitionError};
@@ -118,10 +119,10 @@ const MAX_NOTE_CHARS: usize = 2_000;
 fn state_error(error: TransitionError) -> AppError {
     match error {
         TransitionError::NotAllowed { .. } => {
-            AppError::invalid("transition_not_allowed", "to", error.to_string())
+            AppError::invalid(ErrorCode::TransitionNotAllowed, "to", error.to_string())
         }
         TransitionError::ReasonRequired(message) => {
-            AppError::invalid("reason_required", "note", message)
+            AppError::invalid(ErrorCode::ReasonRequired, "note", message)
         }
     }
 }
@@ -533,7 +534,7 @@ impl App {
         let input = &request.input;
         let to = AssignmentState::parse(&input.to).ok_or_else(|| {
             AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "to",
                 "a state is conveyed, acknowledged, planned, in_progress, done or blocked",
             )
@@ -547,7 +548,7 @@ impl App {
         if let Some(value) = input.metric_value {
             if directive.metric_name.is_none() {
                 return Err(AppError::invalid(
-                    "no_metric",
+                    ErrorCode::NoMetric,
                     "metric_value",
                     "this directive has no metric to report",
                 )
@@ -555,7 +556,7 @@ impl App {
             }
             if !value.is_finite() || value < 0.0 {
                 return Err(AppError::invalid(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "metric_value",
                     "a metric value is a number, zero or more",
                 )
@@ -564,7 +565,7 @@ impl App {
         }
         if directive.state != "issued" {
             return Err(AppError::Conflict {
-                code: "directive_not_open",
+                code: ErrorCode::DirectiveNotOpen,
                 message: format!(
                     "this directive is {}; its assignments no longer move",
                     directive.state
@@ -669,7 +670,11 @@ impl App {
         let limit = checked_limit(query.limit)?;
         let state = match &query.state {
             Some(text) => Some(AssignmentState::parse(text).ok_or_else(|| {
-                AppError::invalid("invalid_value", "state", "not a state of an assignment")
+                AppError::invalid(
+                    ErrorCode::InvalidValue,
+                    "state",
+                    "not a state of an assignment",
+                )
             })? as u8),
             None => None,
         };

@@ -35,7 +35,10 @@ pub use error::{Constraint, StoreError};
 pub use idempotency::StoredResponse;
 pub use moves::AssignmentMove;
 pub use open::{redact_url, OpenMode};
-pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow};
+pub use people::{
+    AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow, UNIT_REFERENCES,
+    UNIT_REFERENCES_EXEMPT,
+};
 pub use units::{child_path, root_path, UnitFilter, UnitRow};
 
 /// Numbered placeholders `$after+1, …, $after+count`, for lists and multi-row values.

@@ -442,3 +442,40 @@ fn draft(action: &str) -> ganglion_store::AuditDraft {
         request_id: "r".into(),
     }
 }
+
+#[tokio::test]
+async fn every_column_that_names_a_unit_is_checked_before_a_unit_is_removed() {
+    for backend in backends() {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let columns = store.unit_columns().await.unwrap();
+        assert!(
+            columns.contains(&("posts".to_owned(), "unit_id".to_owned())),
+            "{backend:?}: the schema is read: {columns:?}"
+        );
+        let covered = |table: &str, column: &str| {
+            ganglion_store::UNIT_REFERENCES
+                .iter()
+                .any(|(t, c, _)| *t == table && *c == column)
+                || ganglion_store::UNIT_REFERENCES_EXEMPT
+                    .iter()
+                    .any(|(t, c)| *t == table && *c == column)
+        };
+        let missing: Vec<&(String, String)> = columns
+            .iter()
+            .filter(|(table, column)| !covered(table, column))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{backend:?}: these columns name units but are not in UNIT_REFERENCES: {missing:?}"
+        );
+        // And every listed reference is a real column.
+        for (table, column, _) in ganglion_store::UNIT_REFERENCES {
+            assert!(
+                columns.contains(&(table.to_string(), column.to_string())),
+                "{backend:?}: {table}.{column} is not in the schema"
+            );
+        }
+        store.close().await;
+    }
+}

@@ -2,6 +2,7 @@
 //! guidance added on the way, assignments worked through their states, and roll-ups
 //! at any unit counted from the read model.
 
+use crate::ErrorCode;
 use std::collections::HashMap;
 
 use ganglion_core::{Action, AssignmentState, DirectiveColumns, Resource, Tally, UnitId};
@@ -34,6 +35,8 @@ pub struct Metric {
     pub name: String,
     /// E.g. "t" for tonnes.
     pub unit: String,
+    /// From 0 to 1e12.
+    #[schema(minimum = 0.0, maximum = 1e12)]
     pub target_per_unit: f64,
 }
 
@@ -252,14 +255,14 @@ pub(crate) fn check_text(
     let text = text.trim();
     if required && text.is_empty() {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             field,
             format!("{field} must not be empty"),
         ));
     }
     if text.chars().count() > max {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             field,
             format!("{field} is at most {max} characters"),
         ));
@@ -270,7 +273,13 @@ pub(crate) fn check_text(
 fn check_due(text: &str) -> Result<String, AppError> {
     clock::parse_date(text)
         .map(clock::format_date)
-        .ok_or_else(|| AppError::invalid("invalid_value", "due", "a date is written YYYY-MM-DD"))
+        .ok_or_else(|| {
+            AppError::invalid(
+                ErrorCode::InvalidValue,
+                "due",
+                "a date is written YYYY-MM-DD",
+            )
+        })
 }
 
 /// A directive's fields as written, to be checked.
@@ -293,6 +302,9 @@ struct CheckedDraft {
     metric: Option<Metric>,
 }
 
+/// The largest target per unit a metric may have.
+pub const MAX_TARGET_PER_UNIT: f64 = 1e12;
+
 impl App {
     fn check_metric(&self, metric: Option<Metric>) -> Result<Option<Metric>, AppError> {
         let Some(metric) = metric else {
@@ -300,11 +312,12 @@ impl App {
         };
         let name = check_text("metric.name", &metric.name, 100, true)?;
         let unit = check_text("metric.unit", &metric.unit, 20, false)?;
-        if !metric.target_per_unit.is_finite() || metric.target_per_unit < 0.0 {
+        // Bounded so that the target summed over a million units stays a finite number.
+        if !(0.0..=MAX_TARGET_PER_UNIT).contains(&metric.target_per_unit) {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "metric.target_per_unit",
-                "the target is a number, zero or more",
+                format!("the target is a number from 0 to {MAX_TARGET_PER_UNIT:e}"),
             ));
         }
         Ok(Some(Metric {
@@ -340,7 +353,7 @@ impl App {
         }
         if !self.tree().is_within(under, issuer) {
             return Err(AppError::invalid(
-                "target_outside_issuer",
+                ErrorCode::TargetOutsideIssuer,
                 "target.under",
                 "a directive's target lies in its issuer's subtree",
             ));
@@ -348,7 +361,7 @@ impl App {
         for kind in &target.kinds {
             if self.template.kind(kind).is_none() {
                 return Err(AppError::invalid(
-                    "unknown_kind",
+                    ErrorCode::UnknownKind,
                     "target.kinds",
                     format!("this organization has no kind {kind:?}"),
                 ));
@@ -356,8 +369,9 @@ impl App {
         }
         let mut tags = Vec::new();
         for tag in &target.tags {
-            let tag = ganglion_core::Tag::parse(tag)
-                .map_err(|error| AppError::invalid("invalid_value", "target.tags", error.0))?;
+            let tag = ganglion_core::Tag::parse(tag).map_err(|error| {
+                AppError::invalid(ErrorCode::InvalidValue, "target.tags", error.0)
+            })?;
             tags.push(tag.as_str().to_owned());
         }
         let metric = self.check_metric(metric)?;
@@ -387,7 +401,11 @@ impl App {
                     .ok()
                     .filter(|id| *id > 0)
                     .ok_or_else(|| {
-                        AppError::invalid("invalid_id", "parent_directive", "not a directive id")
+                        AppError::invalid(
+                            ErrorCode::InvalidId,
+                            "parent_directive",
+                            "not a directive id",
+                        )
                     })?;
                 // The issuer must have received the parent: it breaks it into tasks.
                 let received = {
@@ -401,7 +419,7 @@ impl App {
                 };
                 if !received {
                     return Err(AppError::invalid(
-                        "parent_not_received",
+                        ErrorCode::ParentNotReceived,
                         "parent_directive",
                         "the issuer did not receive that directive",
                     ));
@@ -512,7 +530,7 @@ impl App {
         let row = self.own_directive(ctx, id, "directive.update").await?;
         if row.state != "draft" {
             return Err(AppError::Conflict {
-                code: "not_draft",
+                code: ErrorCode::NotDraft,
                 message: "only a draft can be edited; this directive was issued".into(),
             });
         }
@@ -538,7 +556,7 @@ impl App {
             .ok_or(AppError::NotFound { what: "directive" })?;
         if current.state != "draft" {
             return Err(AppError::Conflict {
-                code: "not_draft",
+                code: ErrorCode::NotDraft,
                 message: "only a draft can be edited; this directive was issued".into(),
             });
         }
@@ -600,7 +618,7 @@ impl App {
             .ok_or(AppError::NotFound { what: "directive" })?;
         if row.state != "draft" {
             return Err(AppError::Conflict {
-                code: "not_draft",
+                code: ErrorCode::NotDraft,
                 message: format!("this directive is {}, not a draft", row.state),
             });
         }
@@ -696,7 +714,7 @@ impl App {
         let allowed = row.state == "issued" || (row.state == "draft" && ending == "withdrawn");
         if !allowed {
             return Err(AppError::Conflict {
-                code: "directive_not_open",
+                code: ErrorCode::DirectiveNotOpen,
                 message: format!("this directive is {}", row.state),
             });
         }
@@ -735,7 +753,7 @@ impl App {
         let text = check_text("text", &input.text, MAX_BODY_CHARS, true)?;
         if row.state != "issued" {
             return Err(AppError::Conflict {
-                code: "directive_not_open",
+                code: ErrorCode::DirectiveNotOpen,
                 message: format!(
                     "guidance is added to an issued directive; this one is {}",
                     row.state
@@ -745,7 +763,7 @@ impl App {
         let on_the_way = unit == row.issuer || self.tree().is_within(unit, row.target_under);
         if !on_the_way {
             return Err(AppError::invalid(
-                "not_on_the_way",
+                ErrorCode::NotOnTheWay,
                 "unit",
                 "guidance comes from the issuer or a unit the directive was conveyed through",
             ));

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ganglion_app::ErrorCode;
 use ganglion_app::{
     AssignmentView, AtQuery, DirectivePatch, DirectiveView, GuidanceView, InboxItem, InboxQuery,
     Issued, Laggard, NewDirective, NewGuidance, Page, Reach, Rollup, Series, Transition,
@@ -484,29 +485,19 @@ async fn rollup_csv(
 ) -> Result<Response, ApiError> {
     let table = rollup_table(&state, &ctx, &id, query.at.as_deref()).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let internal = |error: csv::Error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    };
+    let internal = |error: csv::Error| ApiError::new(ErrorCode::Internal, error.to_string());
     out.write_record(&table.header).map_err(internal)?;
     for (texts, numbers) in &table.rows {
         let record: Vec<String> = texts
             .iter()
-            .cloned()
+            .map(|text| ganglion_app::guard_cell(text).into_owned())
             .chain(numbers.iter().map(|n| number_text(*n)))
             .collect();
         out.write_record(&record).map_err(internal)?;
     }
-    let bytes = out.into_inner().map_err(|error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    })?;
+    let bytes = out
+        .into_inner()
+        .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
     Ok((
         [
             (
@@ -539,13 +530,8 @@ async fn rollup_xlsx(
     Query(query): Query<AtOnly>,
 ) -> Result<Response, ApiError> {
     let table = rollup_table(&state, &ctx, &id, query.at.as_deref()).await?;
-    let internal = |error: rust_xlsxwriter::XlsxError| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    };
+    let internal =
+        |error: rust_xlsxwriter::XlsxError| ApiError::new(ErrorCode::Internal, error.to_string());
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
     let bold = rust_xlsxwriter::Format::new().set_bold();

@@ -1,8 +1,6 @@
 //! `/api/v1/sessions` and `/api/v1/accounts`: signing in and out, and accounts.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,6 +11,7 @@ use utoipa_axum::routes;
 use crate::caller::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::JsonWrite;
+use crate::limits::Client;
 use crate::write::run_write;
 use crate::AppState;
 
@@ -35,13 +34,14 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 )]
 async fn create_session(
     State(state): State<AppState>,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    client: Client,
     Caller { ctx, .. }: Caller,
     JsonWrite { input: attempt, .. }: JsonWrite<LoginAttempt>,
 ) -> Result<Response, ApiError> {
+    state.limits.check_sign_in(client.address)?;
     let session = state
         .app
-        .login(&ctx, attempt, &address.ip().to_string())
+        .login(&ctx, attempt, &client.address.to_string())
         .await?;
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }

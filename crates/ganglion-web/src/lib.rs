@@ -53,7 +53,7 @@ pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
         (name = "directives", description = "Directives, their assignments and roll-ups"),
         (name = "meta", description = "The API itself")
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, ganglion_app::ErrorCode))
 )]
 struct ApiDoc;
 
@@ -82,6 +82,8 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         .merge(api::records::routes())
         .merge(api::directives::routes())
         .split_for_parts();
+    let mut openapi = openapi;
+    api::errors::describe_shared_inputs(&mut openapi);
     let openapi = Arc::new(openapi);
     let query_names = Arc::new(documented_query_names(&openapi));
     api_routes

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -73,60 +72,65 @@ pub struct SessionView {
     pub account: AccountView,
 }
 
-/// Sliding windows of recent sign-in attempts, per login and per client address.
+/// Failed sign-ins per (login, client address): after [`LoginLimiter::FREE_FAILURES`]
+/// failures that pair is refused for a while, twice as long after each further failure,
+/// at most [`LoginLimiter::LONGEST_WAIT`]. Another client is never refused for them, and
+/// the right password is let in once the wait is over (it clears the count). Read by the
+/// app's clock.
 #[derive(Default)]
 pub(crate) struct LoginLimiter {
-    attempts: Mutex<HashMap<String, Vec<Instant>>>,
+    failures: Mutex<HashMap<(String, String), Failures>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    /// Refused until this time, in seconds since the epoch.
+    until: i64,
 }
 
 impl LoginLimiter {
-    const PER_LOGIN: (usize, Duration) = (10, Duration::from_secs(15 * 60));
-    const PER_ADDRESS: (usize, Duration) = (30, Duration::from_secs(60));
+    const FREE_FAILURES: u32 = 5;
+    const FIRST_WAIT: i64 = 15;
+    const LONGEST_WAIT: i64 = 15 * 60;
+    const REMEMBERED: usize = 100_000;
 
-    /// Counts an attempt from an address, or refuses it with the seconds to wait, when
-    /// the address or the login has had too many attempts (failed ones, for a login).
-    fn attempt(&self, login: &str, address: &str) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        let keys = [
-            (Self::login_key(login), Self::PER_LOGIN),
-            (format!("address:{address}"), Self::PER_ADDRESS),
-        ];
-        let mut wait = 0;
-        for (key, (limit, window)) in &keys {
-            let recent = attempts.entry(key.clone()).or_default();
-            recent.retain(|at| now.duration_since(*at) < *window);
-            if recent.len() >= *limit {
-                let oldest = recent[0];
-                wait = wait.max((*window - now.duration_since(oldest)).as_secs() + 1);
-            }
-        }
-        if wait > 0 {
-            return Err(wait);
-        }
-        attempts.entry(keys[1].0.clone()).or_default().push(now);
-        // Forget quiet keys now and then so the map cannot grow without bound.
-        if attempts.len() > 10_000 {
-            attempts.retain(|_, recent| {
-                recent
-                    .last()
-                    .is_some_and(|at| now.duration_since(*at) < Self::PER_LOGIN.1)
-            });
-        }
-        Ok(())
+    fn key(login: &str, client: &str) -> (String, String) {
+        (login.to_lowercase(), client.to_owned())
     }
 
-    /// Counts a failed sign-in against the login.
-    fn failed(&self, login: &str) {
-        let mut attempts = self.attempts.lock().unwrap_or_else(|p| p.into_inner());
-        attempts
-            .entry(Self::login_key(login))
-            .or_default()
-            .push(Instant::now());
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Failures>> {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn login_key(login: &str) -> String {
-        format!("login:{}", login.to_lowercase())
+    /// Refuses an attempt with the seconds to wait while the pair is held back.
+    fn check(&self, login: &str, client: &str, now: i64) -> Result<(), u64> {
+        match self.lock().get(&Self::key(login, client)) {
+            Some(failures) if failures.until > now => Err((failures.until - now) as u64),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed sign-in of the pair.
+    fn failed(&self, login: &str, client: &str, now: i64) {
+        let mut failures = self.lock();
+        if failures.len() >= Self::REMEMBERED {
+            // Forget the pairs no longer held back, so the map cannot grow without bound.
+            failures.retain(|_, failures| failures.until > now);
+        }
+        let entry = failures
+            .entry(Self::key(login, client))
+            .or_insert(Failures { count: 0, until: 0 });
+        entry.count += 1;
+        if entry.count >= Self::FREE_FAILURES {
+            let doublings = (entry.count - Self::FREE_FAILURES).min(20);
+            let wait = (Self::FIRST_WAIT << doublings).min(Self::LONGEST_WAIT);
+            entry.until = now + wait;
+        }
+    }
+
+    fn succeeded(&self, login: &str, client: &str) {
+        self.lock().remove(&Self::key(login, client));
     }
 }
 
@@ -138,7 +142,8 @@ impl App {
         attempt: LoginAttempt,
         client_address: &str,
     ) -> Result<SessionView, AppError> {
-        if let Err(retry_after) = self.limiter.attempt(&attempt.login, client_address) {
+        let now = self.now().unix_timestamp();
+        if let Err(retry_after) = self.limiter.check(&attempt.login, client_address, now) {
             return Err(AppError::RateLimited { retry_after });
         }
         let account = self.store.account_by_login(&attempt.login).await?;
@@ -157,7 +162,7 @@ impl App {
             .await
             .map_err(|error| AppError::Internal(error.to_string()))?;
         let Some(account) = account.filter(|_| matches) else {
-            self.limiter.failed(&attempt.login);
+            self.limiter.failed(&attempt.login, client_address, now);
             self.record_denial(
                 ctx,
                 "session.create",
@@ -167,6 +172,7 @@ impl App {
             .await;
             return Err(AppError::BadCredentials);
         };
+        self.limiter.succeeded(&attempt.login, client_address);
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);

@@ -90,7 +90,10 @@ pub fn read_records(bytes: &[u8], header: &str) -> Result<Vec<(u64, Vec<String>)
             });
             continue;
         }
-        rows.push((line, fields.iter().map(|f| f.to_string()).collect()));
+        rows.push((
+            line,
+            fields.iter().map(|f| unguard_cell(f).to_owned()).collect(),
+        ));
     }
     if first {
         errors.push(RowError {
@@ -103,5 +106,55 @@ pub fn read_records(bytes: &[u8], header: &str) -> Result<Vec<(u64, Vec<String>)
         Ok(rows)
     } else {
         Err(errors)
+    }
+}
+
+/// The characters that make a spreadsheet read a cell as a formula.
+const FORMULA_STARTS: [char; 4] = ['=', '+', '-', '@'];
+
+fn starts_like_formula(text: &str) -> bool {
+    text.trim_start_matches('\'')
+        .starts_with(FORMULA_STARTS.as_slice())
+}
+
+/// A value as an export writes it: one that a spreadsheet would read as a formula
+/// (`=`, `+`, `-`, `@` first, behind any apostrophes) gets an apostrophe in front, which
+/// spreadsheets show as text and [`unguard_cell`] takes off again on import.
+pub fn guard_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if starts_like_formula(text) {
+        std::borrow::Cow::Owned(format!("'{text}"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
+}
+
+/// A value as an import reads it: the apostrophe [`guard_cell`] put in front is taken
+/// off, so that an export imports back as it was.
+pub fn unguard_cell(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if starts_like_formula(rest) => rest,
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_formula_is_exported_as_text_and_imported_as_it_was() {
+        for (value, exported) in [
+            ("=HYPERLINK(\"x\")", "'=HYPERLINK(\"x\")"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("'=x", "''=x"),
+            ("'quoted", "'quoted"),
+            ("plain", "plain"),
+            ("", ""),
+        ] {
+            assert_eq!(guard_cell(value), exported);
+            assert_eq!(unguard_cell(&guard_cell(value)), value);
+        }
     }
 }

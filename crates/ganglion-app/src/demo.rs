@@ -3,6 +3,8 @@
 //! and ri committees, sub-primary committees and cells, scaled to any number of units.
 //! Names are invented; some are in Korean so that both scripts are exercised.
 
+use crate::ErrorCode;
+
 use crate::{
     App, AppError, Ctx, ImportRow, ImportSummary, ListUnits, Metric, NewAccount, NewDirective,
     NewGuidance, NewPerson, NewPost, Progress, Target, Transition,
@@ -234,14 +236,14 @@ impl App {
     ) -> Result<ImportSummary, AppError> {
         if shape.units == 0 {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "units",
                 "the demo needs at least one unit",
             ));
         }
         if self.template.name != "party" {
             return Err(AppError::Conflict {
-                code: "wrong_template",
+                code: ErrorCode::WrongTemplate,
                 message: format!(
                     "the demo organization is built on the party template; this database uses {}",
                     self.template.name
@@ -250,7 +252,7 @@ impl App {
         }
         if self.store.unit_count().await? > 0 {
             return Err(AppError::Conflict {
-                code: "not_empty",
+                code: ErrorCode::NotEmpty,
                 message:
                     "the database already holds an organization; the demo fills only an empty one"
                         .into(),

@@ -34,8 +34,9 @@ pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
 pub use browse::{Me, OutlineNode, UnitSummary};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use csv_file::{guard_cell, read_records, unguard_cell};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
-pub use error::{AppError, RowError};
+pub use error::{AppError, ErrorCode, RowError};
 pub use features::attention::{
     Attention, AttentionChild, AttentionCounts, AttentionItem, AttentionQuery,
 };
@@ -247,7 +248,7 @@ impl App {
     pub async fn init(database_url: &str, template_name: &str) -> Result<Self, AppError> {
         let text = ganglion_core::template::built_in_text(template_name).map_err(|error| {
             AppError::Invalid {
-                code: "unknown_template",
+                code: ErrorCode::UnknownTemplate,
                 message: error.to_string(),
                 field: Some("template".into()),
             }
@@ -260,7 +261,7 @@ impl App {
                     .unwrap_or_else(|_| "a custom template".into());
                 if store.unit_count().await? > 0 {
                     return Err(AppError::Conflict {
-                        code: "already_initialized",
+                        code: ErrorCode::AlreadyInitialized,
                         message: format!(
                             "this database already holds an organization on the {current} template"
                         ),
@@ -493,7 +494,7 @@ impl App {
         let store = Store::open(database_url, OpenMode::Create).await?;
         let copied = store.restore(file).await.map_err(|error| match error {
             StoreError::NotEmpty(message) => AppError::Conflict {
-                code: "not_empty",
+                code: ErrorCode::NotEmpty,
                 message,
             },
             other => AppError::Store(other),
@@ -544,7 +545,7 @@ impl App {
                 Ok(Some(stored))
             }
             Some(_) => Err(AppError::Invalid {
-                code: "idempotency_key_reused",
+                code: ErrorCode::IdempotencyKeyReused,
                 message: "this Idempotency-Key was already used for a different request".into(),
                 field: None,
             }),

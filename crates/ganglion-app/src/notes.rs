@@ -2,6 +2,7 @@
 //! from the subtree of one of its descendants (complaints about officials use the same
 //! rule).
 
+use crate::ErrorCode;
 use ganglion_core::{Action, Resource};
 use ganglion_store::NoteRow;
 use serde::{Deserialize, Serialize};
@@ -58,7 +59,7 @@ impl App {
         let text = input.text.trim().to_owned();
         if text.is_empty() || text.chars().count() > 10_000 {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "text",
                 "a note has 1 to 10,000 characters",
             ));
@@ -68,7 +69,7 @@ impl App {
         if let Some(hidden) = hidden_from {
             if hidden == unit || !self.tree().is_within(hidden, unit) {
                 return Err(AppError::invalid(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "hidden_from",
                     "a note can be hidden only from a unit under the unit that owns it",
                 ));

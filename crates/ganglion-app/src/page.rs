@@ -1,5 +1,6 @@
 //! Cursor pagination shared by every list.
 
+use crate::ErrorCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Serialize;
@@ -21,7 +22,7 @@ pub(crate) fn checked_limit(limit: Option<u32>) -> Result<u32, AppError> {
         None => Ok(DEFAULT_LIMIT),
         Some(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
         Some(_) => Err(AppError::invalid(
-            "invalid_limit",
+            ErrorCode::InvalidLimit,
             "limit",
             format!("limit must be between 1 and {MAX_LIMIT}"),
         )),
@@ -44,7 +45,7 @@ pub(crate) fn decode_cursor(cursor: Option<&str>) -> Result<Option<String>, AppE
         .map(Some)
         .ok_or_else(|| {
             AppError::invalid(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "cursor",
                 "the cursor is not one this server gave",
             )
@@ -58,7 +59,7 @@ pub(crate) fn decode_number_cursor<T: std::str::FromStr>(
     match decode_cursor(cursor)? {
         Some(text) => text.parse().map(Some).map_err(|_| {
             AppError::invalid(
-                "invalid_cursor",
+                ErrorCode::InvalidCursor,
                 "cursor",
                 "the cursor is not one this server gave",
             )

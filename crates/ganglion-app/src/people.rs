@@ -1,5 +1,6 @@
 //! People, their posts in units, and their accounts.
 
+use crate::ErrorCode;
 use ganglion_core::{Action, Resource, Role, UnitId};
 use ganglion_store::{AccountRow, PersonRow, PostRow};
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,14 @@ impl From<PersonRow> for PersonView {
             id: row.id.to_string(),
             name: row.name,
         }
+    }
+}
+
+/// The account acting, if the caller is one.
+pub(crate) fn account_of(ctx: &Ctx) -> Option<i64> {
+    match &ctx.actor {
+        crate::Actor::Account { id, .. } => Some(*id),
+        _ => None,
     }
 }
 
@@ -132,11 +141,26 @@ fn parse_id(text: &str, field: &str) -> Result<i64, AppError> {
     text.parse::<i64>()
         .ok()
         .filter(|id| *id > 0 && !text.starts_with('0') && !text.starts_with('+'))
-        .ok_or_else(|| AppError::invalid("invalid_id", field, format!("{text:?} is not an id")))
+        .ok_or_else(|| {
+            AppError::invalid(
+                ErrorCode::InvalidId,
+                field,
+                format!("{text:?} is not an id"),
+            )
+        })
 }
 
 fn parse_path_id(text: &str, what: &'static str) -> Result<i64, AppError> {
     parse_id(text, "id").map_err(|_| AppError::NotFound { what })
+}
+
+/// The answer for a person named in a body that does not exist or may not be read.
+fn unknown_person(person: i64) -> AppError {
+    AppError::invalid(
+        ErrorCode::UnknownPerson,
+        "person",
+        format!("there is no person {person}"),
+    )
 }
 
 fn person_name(text: &str) -> Result<String, AppError> {
@@ -144,7 +168,7 @@ fn person_name(text: &str) -> Result<String, AppError> {
         .map(|name| name.as_str().to_owned())
         .map_err(|error| {
             AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "name",
                 error.0.replace("a name", "a person's name"),
             )
@@ -166,7 +190,9 @@ impl App {
             .await?;
         }
         let mut tx = self.store.write().await?;
-        let id = tx.insert_person(&name, &self.now_text()).await?;
+        let id = tx
+            .insert_person(&name, account_of(ctx), &self.now_text())
+            .await?;
         let view = PersonView {
             id: id.to_string(),
             name,
@@ -176,22 +202,32 @@ impl App {
     }
 
     /// A person the caller may see: one who holds or held a post in a unit the caller
-    /// may read, or the caller's own person.
+    /// may read, or one the caller's account recorded.
     pub async fn person(&self, ctx: &Ctx, id: &str) -> Result<PersonView, AppError> {
+        self.require_signed_in(ctx)?;
         let id = parse_path_id(id, "person")?;
-        let person = self
-            .store
-            .person(id)
+        self.readable_person(ctx, id)
             .await?
-            .ok_or(AppError::NotFound { what: "person" })?;
-        if ctx.principal.admin || !self.visible_posts(ctx, id).await?.is_empty() {
-            return Ok(person.into());
-        }
-        Err(if ctx.actor == crate::Actor::Anonymous {
-            AppError::Unauthenticated
+            .map(PersonView::from)
+            .ok_or(AppError::NotFound { what: "person" })
+    }
+
+    /// The person if the caller may read them; `None` exactly as for one that does not
+    /// exist. The one predicate for a person, in a path or named in a body.
+    pub(crate) async fn readable_person(
+        &self,
+        ctx: &Ctx,
+        id: i64,
+    ) -> Result<Option<PersonRow>, AppError> {
+        let Some(person) = self.store.person(id).await? else {
+            return Ok(None);
+        };
+        let mine = person.created_by.is_some() && person.created_by == account_of(ctx);
+        if ctx.principal.admin || mine || !self.visible_posts(ctx, id).await?.is_empty() {
+            Ok(Some(person))
         } else {
-            AppError::NotFound { what: "person" }
-        })
+            Ok(None)
+        }
     }
 
     async fn visible_posts(&self, ctx: &Ctx, person: i64) -> Result<Vec<PostRow>, AppError> {
@@ -212,7 +248,7 @@ impl App {
         let after = match decode_cursor(query.cursor.as_deref())? {
             Some(text) => text.parse().map_err(|_| {
                 AppError::invalid(
-                    "invalid_cursor",
+                    ErrorCode::InvalidCursor,
                     "cursor",
                     "the cursor is not one this server gave",
                 )
@@ -230,6 +266,7 @@ impl App {
             .store
             .people(
                 ranges.as_deref(),
+                account_of(ctx),
                 query.q.as_deref().filter(|q| !q.is_empty()),
                 after,
                 limit + 1,
@@ -274,7 +311,7 @@ impl App {
         let unit = parse_unit_id(&input.unit, "unit")?;
         let role = Role::parse(&input.role).ok_or_else(|| {
             AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "role",
                 "a role is secretary, official or member",
             )
@@ -282,19 +319,32 @@ impl App {
         let title = input.title.unwrap_or_default().trim().to_owned();
         if title.chars().count() > 200 || title.chars().any(char::is_control) {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "title",
                 "a title is at most 200 characters, without control characters",
             ));
         }
         let start = match &input.start {
             Some(text) => clock::format_date(clock::parse_date(text).ok_or_else(|| {
-                AppError::invalid("invalid_value", "start", "a date is written YYYY-MM-DD")
+                AppError::invalid(
+                    ErrorCode::InvalidValue,
+                    "start",
+                    "a date is written YYYY-MM-DD",
+                )
             })?),
             None => self.today_text(),
         };
         self.check_reference(ctx, unit, "unit", "post.create")
             .await?;
+        // A post may name only a person the caller may read; any other is answered as
+        // one that does not exist, and nothing of them is shown.
+        if let Appointee::Existing(person) = &appointee {
+            if self.readable_person(ctx, *person).await?.is_none() {
+                self.record_denial(ctx, "post.create", format!("person:{person}"), Some(unit))
+                    .await;
+                return Err(unknown_person(*person));
+            }
+        }
         let mut tx = self.store.write().await?;
         if tx.unit(unit).await?.is_none() {
             return Err(crate::units::unknown_reference("unit", unit));
@@ -302,15 +352,14 @@ impl App {
         let person = match appointee {
             Appointee::Existing(person) => {
                 if !tx.person_exists(person).await? {
-                    return Err(AppError::invalid(
-                        "unknown_person",
-                        "person",
-                        format!("there is no person {person}"),
-                    ));
+                    return Err(unknown_person(person));
                 }
                 person
             }
-            Appointee::New(name) => tx.insert_person(&name, &self.now_text()).await?,
+            Appointee::New(name) => {
+                tx.insert_person(&name, account_of(ctx), &self.now_text())
+                    .await?
+            }
         };
         let id = tx
             .insert_post(&ganglion_store::NewPost {
@@ -340,7 +389,11 @@ impl App {
         let id = parse_path_id(id, "post")?;
         let end = match &input.end {
             Some(text) => clock::format_date(clock::parse_date(text).ok_or_else(|| {
-                AppError::invalid("invalid_value", "end", "a date is written YYYY-MM-DD")
+                AppError::invalid(
+                    ErrorCode::InvalidValue,
+                    "end",
+                    "a date is written YYYY-MM-DD",
+                )
             })?),
             None => self.today_text(),
         };
@@ -366,13 +419,13 @@ impl App {
             .ok_or(AppError::NotFound { what: "post" })?;
         if post.end.is_some() {
             return Err(AppError::Conflict {
-                code: "post_ended",
+                code: ErrorCode::PostEnded,
                 message: "this post has already ended".into(),
             });
         }
         if end < post.start {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "end",
                 format!("a post cannot end before it starts ({})", post.start),
             ));
@@ -423,7 +476,7 @@ impl App {
         let login = input.login.trim().to_owned();
         ganglion_core::UnitCode::parse(&login).map_err(|_| {
             AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "login",
                 "a login is 1 to 64 ASCII letters, digits, '-', '_' or '.'",
             )
@@ -442,14 +495,14 @@ impl App {
         let mut tx = self.store.write().await?;
         if !tx.person_exists(person).await? {
             return Err(AppError::invalid(
-                "unknown_person",
+                ErrorCode::UnknownPerson,
                 "person",
                 format!("there is no person {person}"),
             ));
         }
         if self.store.account_by_login(&login).await?.is_some() {
             return Err(AppError::Conflict {
-                code: "duplicate_login",
+                code: ErrorCode::DuplicateLogin,
                 message: format!("the login {login} is taken"),
             });
         }
@@ -539,7 +592,7 @@ impl App {
 fn check_password(password: &str) -> Result<(), AppError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(AppError::invalid(
-            "weak_password",
+            ErrorCode::WeakPassword,
             "password",
             format!("a password has at least {MIN_PASSWORD_CHARS} characters"),
         ));

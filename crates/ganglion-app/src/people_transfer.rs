@@ -197,8 +197,18 @@ impl App {
             .into_iter()
             .map(|(person_ref, id, name)| (person_ref, (id, name)))
             .collect();
-        for (person_ref, (_, stored_name)) in &stored {
+        for (person_ref, (id, stored_name)) in &stored {
             let row = first_row[person_ref.as_str()];
+            // A key of a person the caller may not read tells nothing of them: not
+            // their name, and no post is added to them.
+            if self.readable_person(ctx, *id).await?.is_none() {
+                report(
+                    row.line,
+                    person_ref,
+                    format!("{person_ref} is not a key you may use; give this person another"),
+                );
+                continue;
+            }
             if *stored_name != row.name {
                 report(
                     row.line,
@@ -224,7 +234,12 @@ impl App {
                 Some(id) => *id,
                 None => {
                     let id = tx
-                        .insert_person_with_ref(&row.name, Some(&row.person_ref), &at)
+                        .insert_person_with_ref(
+                            &row.name,
+                            Some(&row.person_ref),
+                            crate::people::account_of(ctx),
+                            &at,
+                        )
                         .await?;
                     people.insert(&row.person_ref, id);
                     people_created += 1;
@@ -325,15 +340,20 @@ impl PeopleExport {
                 .clone()
                 .unwrap_or_else(|| format!("person-{}", row.post.person));
             writer
-                .write_record([
-                    person_ref.as_str(),
-                    row.post.person_name.as_str(),
-                    row.post.unit_code.as_str(),
-                    row.post.role.as_str(),
-                    row.post.title.as_str(),
-                    row.post.start.as_str(),
-                    row.post.end.as_deref().unwrap_or(""),
-                ])
+                .write_record(
+                    [
+                        person_ref.as_str(),
+                        row.post.person_name.as_str(),
+                        row.post.unit_code.as_str(),
+                        row.post.role.as_str(),
+                        row.post.title.as_str(),
+                        row.post.start.as_str(),
+                        row.post.end.as_deref().unwrap_or(""),
+                    ]
+                    .map(crate::guard_cell)
+                    .iter()
+                    .map(|cell| cell.as_bytes()),
+                )
                 .map_err(csv_error)?;
         }
         writer

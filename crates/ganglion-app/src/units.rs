@@ -1,6 +1,7 @@
 //! Use cases of the organization tree: create, read, list, rename and retag, move,
 //! remove, export. Import is in `import.rs`.
 
+use crate::ErrorCode;
 use ganglion_core::{Action, Resource, Tags, UnitCode, UnitId, UnitName};
 use ganglion_store::{root_path, ReadTx, UnitFilter, UnitRow};
 use serde::{Deserialize, Serialize};
@@ -91,7 +92,7 @@ pub struct ListUnits {
 pub(crate) fn parse_unit_id(text: &str, field: &str) -> Result<UnitId, AppError> {
     text.parse().map_err(|_| {
         AppError::invalid(
-            "invalid_id",
+            ErrorCode::InvalidId,
             field,
             format!("{text:?} is not a unit id; ids are positive integers written as strings"),
         )
@@ -101,9 +102,9 @@ pub(crate) fn parse_unit_id(text: &str, field: &str) -> Result<UnitId, AppError>
 /// The answer for a unit named in a body that does not exist (or may not be seen).
 pub(crate) fn unknown_reference(field: &str, unit: UnitId) -> AppError {
     let code = if field == "parent" {
-        "unknown_parent"
+        ErrorCode::UnknownParent
     } else {
-        "unknown_unit"
+        ErrorCode::UnknownUnit
     };
     AppError::invalid(code, field, format!("there is no unit {unit}"))
 }
@@ -118,7 +119,7 @@ fn field_value<T>(
     field: &str,
     result: Result<T, ganglion_core::ValueError>,
 ) -> Result<T, AppError> {
-    result.map_err(|error| AppError::invalid("invalid_value", field, error.0))
+    result.map_err(|error| AppError::invalid(ErrorCode::InvalidValue, field, error.0))
 }
 
 impl App {
@@ -156,10 +157,12 @@ impl App {
             None => None,
         };
         self.check_placement(&input.kind, parent.as_ref().map(|p| p.kind.as_str()))
-            .map_err(|error| AppError::invalid("kind_not_allowed", "kind", error.to_string()))?;
+            .map_err(|error| {
+                AppError::invalid(ErrorCode::KindNotAllowed, "kind", error.to_string())
+            })?;
         if !tx.units_by_codes(&[code.as_str()]).await?.is_empty() {
             return Err(AppError::Conflict {
-                code: "duplicate_code",
+                code: ErrorCode::DuplicateCode,
                 message: format!("a unit with code {code} already exists"),
             });
         }
@@ -467,7 +470,7 @@ impl App {
             // unit's subtree range.
             if parent.path >= unit.path && parent.path < unit.subtree_end() {
                 return Err(AppError::invalid(
-                    "cycle",
+                    ErrorCode::Cycle,
                     "parent",
                     format!(
                         "unit {} lies under unit {}; moving {} there would make a cycle",
@@ -477,7 +480,9 @@ impl App {
             }
         }
         self.check_placement(&unit.kind, new_parent.as_ref().map(|p| p.kind.as_str()))
-            .map_err(|error| AppError::invalid("kind_not_allowed", "parent", error.to_string()))?;
+            .map_err(|error| {
+                AppError::invalid(ErrorCode::KindNotAllowed, "parent", error.to_string())
+            })?;
         tx.move_unit(&unit, new_parent.as_ref()).await?;
         let moved = tx
             .unit(id)
@@ -513,19 +518,21 @@ impl App {
             .ok_or(AppError::NotFound { what: "unit" })?;
         if tx.has_children(id).await? {
             return Err(AppError::Conflict {
-                code: "unit_not_empty",
+                code: ErrorCode::UnitNotEmpty,
                 message: format!(
                     "unit {} still has units under it; move or remove them first",
                     unit.code
                 ),
             });
         }
-        if tx.unit_has_history(id).await? {
+        let references = tx.unit_references(id).await?;
+        if !references.is_empty() {
             return Err(AppError::Conflict {
-                code: "unit_has_history",
+                code: ErrorCode::UnitHasHistory,
                 message: format!(
-                    "unit {} has posts or notes, current or past; its history is kept, so it cannot be removed",
-                    unit.code
+                    "unit {} has {}, current or past; its history is kept, so it cannot be removed",
+                    unit.code,
+                    references.join(", ")
                 ),
             });
         }
@@ -631,13 +638,18 @@ impl UnitExport {
             )
         }) {
             writer
-                .write_record([
-                    row.code.as_str(),
-                    row.parent_code.as_deref().unwrap_or_default(),
-                    row.kind.as_str(),
-                    row.name.as_str(),
-                    row.tags.as_str(),
-                ])
+                .write_record(
+                    [
+                        row.code.as_str(),
+                        row.parent_code.as_deref().unwrap_or_default(),
+                        row.kind.as_str(),
+                        row.name.as_str(),
+                        row.tags.as_str(),
+                    ]
+                    .map(crate::guard_cell)
+                    .iter()
+                    .map(|cell| cell.as_bytes()),
+                )
                 .map_err(csv_error)?;
         }
         drop(model);

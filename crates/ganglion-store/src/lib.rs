@@ -37,7 +37,10 @@ pub use idempotency::StoredResponse;
 pub use locks::ClusterLock;
 pub use moves::ItemMove;
 pub use open::{redact_url, OpenMode};
-pub use people::{AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow};
+pub use people::{
+    AccountRow, NewPost, NoteRow, PersonRow, PostExportRow, PostRow, SessionRow, UNIT_REFERENCES,
+    UNIT_REFERENCES_EXEMPT,
+};
 pub use programmes::{MetricSpecRow, ProgrammeRow, ProjectFilter, ProjectListRow, ProjectRow};
 pub use tracking::{ItemEntryRow, ItemEventRow, ItemRow, NewItem, SourceRef, TargetFilter};
 pub use units::{child_path, root_path, UnitFilter, UnitRow};

@@ -6,10 +6,80 @@ use sqlx::{Any, Row};
 
 use crate::{ReadTx, Store, StoreError, WriteTx};
 
+/// Every column that refers to a unit, with what it records, but the tree's own
+/// `units.parent_id` (a unit with units under it is refused apart), `unit_tags` (removed
+/// with the unit) and `audit.unit_id` (the trail outlives what it tells of). A unit that
+/// any of these refers to has history and is never removed. A new table that refers to
+/// units goes here; the store's contract test reads the schema and fails until it does.
+pub const UNIT_REFERENCES: &[(&str, &str, &str)] = &[
+    ("posts", "unit_id", "posts"),
+    ("notes", "unit_id", "notes"),
+    ("notes", "hidden_from", "notes"),
+    ("directives", "issuer_id", "directives it issued"),
+    ("directives", "target_under", "directives aimed at it"),
+    (
+        "items",
+        "unit_id",
+        "tracked items (assignments, projects, and the like)",
+    ),
+    ("programmes", "owner_id", "programmes it owns"),
+    ("guidance", "unit_id", "guidance"),
+];
+
+/// Columns that name a unit but are deliberately left out of [`UNIT_REFERENCES`].
+pub const UNIT_REFERENCES_EXEMPT: &[(&str, &str)] = &[
+    ("units", "parent_id"),
+    ("unit_tags", "unit_id"),
+    ("audit", "unit_id"),
+    // The unit a metric is counted in (tonnes), not a unit of the organization.
+    ("directives", "metric_unit"),
+    // A draft's explicit list of units, as text: once issued, its items name the units.
+    ("directives", "target_units"),
+];
+
+impl Store {
+    /// Every column of the schema that references `units` or whose name says it holds a
+    /// unit, as (table, column): what [`UNIT_REFERENCES`] and [`UNIT_REFERENCES_EXEMPT`]
+    /// must cover between them. Read from the database's own catalogue.
+    pub async fn unit_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let sql = match self.backend {
+            crate::Backend::Sqlite => {
+                "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+                 WHERE m.type = 'table' AND c.name LIKE '%unit%' \
+                 UNION SELECT m.name, f.\"from\" FROM sqlite_master m \
+                 JOIN pragma_foreign_key_list(m.name) f \
+                 WHERE m.type = 'table' AND f.\"table\" = 'units'"
+            }
+            crate::Backend::Postgres => {
+                "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) \
+                 FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND column_name LIKE '%unit%' \
+                 UNION SELECT CAST(k.table_name AS TEXT), CAST(k.column_name AS TEXT) \
+                 FROM information_schema.referential_constraints r \
+                 JOIN information_schema.key_column_usage k \
+                   ON k.constraint_name = r.constraint_name AND k.constraint_schema = r.constraint_schema \
+                 JOIN information_schema.constraint_column_usage u \
+                   ON u.constraint_name = r.unique_constraint_name AND u.constraint_schema = r.unique_constraint_schema \
+                 WHERE u.table_name = 'units' AND k.table_schema = current_schema()"
+            }
+        };
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        let mut columns = rows
+            .iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+        columns.sort();
+        columns.dedup();
+        Ok(columns)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonRow {
     pub id: i64,
     pub name: String,
+    /// The account that recorded the person, when one did.
+    pub created_by: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +195,7 @@ async fn fetch_posts<'c>(
 
 impl Store {
     pub async fn person(&self, id: i64) -> Result<Option<PersonRow>, StoreError> {
-        let row = sqlx::query("SELECT id, name FROM people WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, created_by FROM people WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -134,16 +204,19 @@ impl Store {
                 Ok(PersonRow {
                     id: row.try_get(0)?,
                     name: row.try_get(1)?,
+                    created_by: row.try_get(2)?,
                 })
             })
             .transpose()?)
     }
 
     /// People holding or having held a post in the path ranges (all people with `None`),
-    /// whose name contains `text`, by id after `after`.
+    /// or recorded by the account `created_by`, whose name contains `text`, by id after
+    /// `after`.
     pub async fn people(
         &self,
         ranges: Option<&[(String, String)]>,
+        created_by: Option<i64>,
         text: Option<&str>,
         after: i64,
         limit: u32,
@@ -166,12 +239,19 @@ impl Store {
                 binds.push(value);
                 format!("${}", binds.len() + 1)
             });
+            let mine = match created_by {
+                Some(account) => {
+                    binds.push(account.to_string());
+                    format!(" OR p.created_by = CAST(${} AS BIGINT)", binds.len() + 1)
+                }
+                None => String::new(),
+            };
             clauses.push(format!(
-                "EXISTS (SELECT 1 FROM posts s JOIN units u ON u.id = s.unit_id WHERE s.person_id = p.id AND {any})"
+                "(EXISTS (SELECT 1 FROM posts s JOIN units u ON u.id = s.unit_id WHERE s.person_id = p.id AND {any}){mine})"
             ));
         }
         let sql = format!(
-            "SELECT p.id, p.name FROM people p WHERE {} ORDER BY p.id LIMIT {limit}",
+            "SELECT p.id, p.name, p.created_by FROM people p WHERE {} ORDER BY p.id LIMIT {limit}",
             clauses.join(" AND ")
         );
         let mut query = sqlx::query(&sql).bind(after);
@@ -185,6 +265,7 @@ impl Store {
                 Ok(PersonRow {
                     id: row.try_get(0)?,
                     name: row.try_get(1)?,
+                    created_by: row.try_get(2)?,
                 })
             })
             .collect::<Result<_, _>>()?)
@@ -309,8 +390,15 @@ impl ReadTx {
 }
 
 impl WriteTx {
-    pub async fn insert_person(&mut self, name: &str, at: &str) -> Result<i64, StoreError> {
-        self.insert_person_with_ref(name, None, at).await
+    /// A person recorded by the account `created_by` (none for the operator).
+    pub async fn insert_person(
+        &mut self,
+        name: &str,
+        created_by: Option<i64>,
+        at: &str,
+    ) -> Result<i64, StoreError> {
+        self.insert_person_with_ref(name, None, created_by, at)
+            .await
     }
 
     /// A person with the key they have in the system they were imported from.
@@ -318,19 +406,22 @@ impl WriteTx {
         &mut self,
         name: &str,
         person_ref: Option<&str>,
+        created_by: Option<i64>,
         at: &str,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO people (name, created_at, ref) VALUES ($1, $2, $3) RETURNING id",
+            "INSERT INTO people (name, created_at, ref, created_by) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(name)
         .bind(at)
         .bind(person_ref)
+        .bind(created_by)
         .fetch_one(&mut *self.tx)
         .await?)
     }
 
     /// The stored people among these import keys: `(ref, id, name)`.
+    /// The people with these import keys: key, id, name.
     pub async fn people_by_refs(
         &mut self,
         refs: &[&str],
@@ -389,15 +480,28 @@ impl WriteTx {
         Ok(())
     }
 
-    /// Whether anything but child units refers to the unit: posts, notes.
-    pub async fn unit_has_history(&mut self, unit: UnitId) -> Result<bool, StoreError> {
-        let found: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM posts WHERE unit_id = $1 UNION ALL SELECT 1 FROM notes WHERE unit_id = $1 OR hidden_from = $1 LIMIT 1",
-        )
-        .bind(unit.get())
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(found.is_some())
+    /// What refers to the unit, besides the units under it: the names (from
+    /// [`UNIT_REFERENCES`]) of the kinds of record found, in one query. Empty when the
+    /// unit may be removed.
+    pub async fn unit_references(&mut self, unit: UnitId) -> Result<Vec<String>, StoreError> {
+        let sql = UNIT_REFERENCES
+            .iter()
+            .map(|(table, column, what)| {
+                format!("SELECT '{what}' WHERE EXISTS (SELECT 1 FROM {table} WHERE {column} = $1)")
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let found: Vec<String> = sqlx::query_scalar(&sql)
+            .bind(unit.get())
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let mut whats: Vec<String> = Vec::new();
+        for what in found {
+            if !whats.contains(&what) {
+                whats.push(what);
+            }
+        }
+        Ok(whats)
     }
 
     pub async fn insert_account(

@@ -529,11 +529,11 @@ async fn items_are_several_per_unit_and_conveyed_once(backend: TestBackend) {
     );
     // Over posts: the people holding a secretary's post, whatever its title's case.
     let kim = tx
-        .insert_person("Kim", "2026-01-01T00:00:00Z")
+        .insert_person("Kim", None, "2026-01-01T00:00:00Z")
         .await
         .unwrap();
     let ri = tx
-        .insert_person("Ri", "2026-01-01T00:00:00Z")
+        .insert_person("Ri", None, "2026-01-01T00:00:00Z")
         .await
         .unwrap();
     for (person, unit, role, title) in [
@@ -632,6 +632,42 @@ async fn store_count(store: &Store, target: &TargetFilter<'_>) -> u64 {
     store.count_targets(target).await.unwrap()
 }
 
+async fn every_column_that_names_a_unit_is_checked_before_a_unit_is_removed(backend: TestBackend) {
+    {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let columns = store.unit_columns().await.unwrap();
+        assert!(
+            columns.contains(&("posts".to_owned(), "unit_id".to_owned())),
+            "{backend:?}: the schema is read: {columns:?}"
+        );
+        let covered = |table: &str, column: &str| {
+            ganglion_store::UNIT_REFERENCES
+                .iter()
+                .any(|(t, c, _)| *t == table && *c == column)
+                || ganglion_store::UNIT_REFERENCES_EXEMPT
+                    .iter()
+                    .any(|(t, c)| *t == table && *c == column)
+        };
+        let missing: Vec<&(String, String)> = columns
+            .iter()
+            .filter(|(table, column)| !covered(table, column))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{backend:?}: these columns name units but are not in UNIT_REFERENCES: {missing:?}"
+        );
+        // And every listed reference is a real column.
+        for (table, column, _) in ganglion_store::UNIT_REFERENCES {
+            assert!(
+                columns.contains(&(table.to_string(), column.to_string())),
+                "{backend:?}: {table}.{column} is not in the schema"
+            );
+        }
+        store.close().await;
+    }
+}
+
 ganglion_testkit::per_backend!(
     a_missing_database_is_never_silently_created,
     settings_that_could_lose_a_write_are_refused,
@@ -640,4 +676,5 @@ ganglion_testkit::per_backend!(
     a_batch_of_moves_keeps_every_step_and_the_chain,
     a_batch_rolls_back_whole_and_refuses_a_stored_key,
     items_are_several_per_unit_and_conveyed_once,
+    every_column_that_names_a_unit_is_checked_before_a_unit_is_removed,
 );

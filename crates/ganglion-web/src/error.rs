@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ganglion_app::ErrorCode;
 use ganglion_app::{AppError, RowError};
 use serde::Serialize;
 
@@ -17,7 +18,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable snake_case code programs can branch on.
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     /// The field at fault, as a dotted path into the request.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,11 +37,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    /// An answer with this code, and the status the code has.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            status,
+            status: StatusCode::from_u16(code.status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             detail: ErrorDetail {
-                code: code.to_owned(),
+                code,
                 message: message.into(),
                 field: None,
                 rows: None,
@@ -60,53 +63,36 @@ impl ApiError {
 
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
+        let code = error.code();
         let message = error.to_string();
         match error {
-            AppError::NotFound { .. } => ApiError::new(StatusCode::NOT_FOUND, "not_found", message),
-            AppError::Unauthenticated => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
-            }
-            AppError::BadCredentials => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "bad_credentials", message)
-            }
-            AppError::Forbidden => ApiError::new(StatusCode::FORBIDDEN, "forbidden", message),
             AppError::RateLimited { retry_after } => {
-                let mut error =
-                    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
+                let mut error = ApiError::new(code, message);
                 error.retry_after = Some(retry_after);
                 error
             }
-            AppError::Invalid { code, field, .. } => {
-                let error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message);
+            AppError::Invalid { field, .. } => {
+                let error = ApiError::new(code, message);
                 match field {
                     Some(field) => error.with_field(field),
                     None => error,
                 }
             }
-            AppError::Conflict { code, .. } => ApiError::new(StatusCode::CONFLICT, code, message),
             AppError::Rows { rows } => {
-                let mut error =
-                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_rows", message);
+                let mut error = ApiError::new(code, message);
                 error.detail.rows = Some(rows);
                 error
             }
             AppError::Store(cause) => {
                 // The cause is for the operator's log, never for the client.
                 tracing::error!(error = %cause, "store failure");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the server could not complete the request",
-                )
+                ApiError::new(code, "the server could not complete the request")
             }
             AppError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal failure");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "the server could not complete the request",
-                )
+                ApiError::new(code, "the server could not complete the request")
             }
+            _ => ApiError::new(code, message),
         }
     }
 }

@@ -5,6 +5,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
+use ganglion_app::ErrorCode;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -30,16 +31,11 @@ impl<S: Send + Sync> FromRequest<S> for WriteBody {
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
+                        ErrorCode::BodyTooLarge,
                         "the request body is larger than this endpoint accepts",
                     )
                 } else {
-                    ApiError::new(
-                        StatusCode::BAD_REQUEST,
-                        "unreadable_body",
-                        rejection.body_text(),
-                    )
+                    ApiError::new(ErrorCode::UnreadableBody, rejection.body_text())
                 }
             })?;
         Ok(Self {
@@ -56,8 +52,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     };
     let invalid = || {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_idempotency_key",
+            ErrorCode::InvalidIdempotencyKey,
             "an Idempotency-Key is 1 to 255 visible ASCII characters",
         )
     };
@@ -106,8 +101,7 @@ pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), A
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             format!("send the body as {expected}"),
         ))
     }
@@ -117,8 +111,7 @@ pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), A
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let malformed = |inner: serde_json::Error| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {inner}"),
         )
     };
@@ -127,12 +120,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                inner.to_string(),
-            )
-            .with_field(path),
+            serde_json::error::Category::Data => {
+                ApiError::new(ErrorCode::InvalidField, inner.to_string()).with_field(path)
+            }
             _ => malformed(inner),
         }
     })?;
@@ -154,12 +144,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map(Query)
             .map_err(|error| {
                 let path = error.path().to_string();
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_query",
-                    error.into_inner().to_string(),
-                )
-                .with_field(path)
+                ApiError::new(ErrorCode::InvalidQuery, error.into_inner().to_string())
+                    .with_field(path)
             })
     }
 }

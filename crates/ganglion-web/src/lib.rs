@@ -8,15 +8,17 @@ mod caller;
 mod error;
 mod extract;
 mod ical;
+mod limits;
 mod pages;
 mod write;
 
+use ganglion_app::ErrorCode;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::{Json, Router};
@@ -26,8 +28,9 @@ use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-pub use caller::SESSION_COOKIE;
+pub use caller::{CSRF_HEADER, SESSION_COOKIE};
 pub use error::{ApiError, ErrorBody};
+pub use limits::{Network, RateLimit, Settings};
 
 /// The largest JSON body a write accepts.
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
@@ -51,18 +54,27 @@ pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
         (name = "programmes", description = "Multi-year programmes and their projects"),
         (name = "meta", description = "The API itself")
     ),
-    components(schemas(ErrorBody))
+    components(schemas(ErrorBody, ganglion_app::ErrorCode))
 )]
 struct ApiDoc;
 
 #[derive(Clone)]
 pub(crate) struct AppState {
     app: App,
+    limits: Arc<limits::Limits>,
+}
+
+/// The whole HTTP application with its OpenAPI document, with the default settings.
+pub fn router(app: App) -> Router {
+    router_with(app, Settings::default())
 }
 
 /// The whole HTTP application with its OpenAPI document.
-pub fn router(app: App) -> Router {
-    let state = AppState { app };
+pub fn router_with(app: App, settings: Settings) -> Router {
+    let state = AppState {
+        app,
+        limits: limits::Limits::new(settings),
+    };
     let (api_routes, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::units::routes())
         .merge(api::transfer::routes())
@@ -73,7 +85,10 @@ pub fn router(app: App) -> Router {
         .merge(api::programmes::routes())
         .merge(api::tracking::routes())
         .split_for_parts();
+    let mut openapi = openapi;
+    api::errors::describe_shared_inputs(&mut openapi);
     let openapi = Arc::new(openapi);
+    let query_names = Arc::new(documented_query_names(&openapi));
     api_routes
         .route(
             "/api/v1/openapi.json",
@@ -84,25 +99,87 @@ pub fn router(app: App) -> Router {
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(pages::routes())
-        .fallback(|| async {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "route_not_found",
-                "there is no such endpoint",
-            )
-        })
+        .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "there is no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                ErrorCode::MethodNotAllowed,
                 "this endpoint does not answer that method",
             )
         })
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            query_names,
+            refuse_unknown_query,
+        ))
+        .layer(middleware::from_fn(caller::api_csrf))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_clients,
+        ))
         .layer(middleware::from_fn(pages::security_headers))
         .layer(middleware::from_fn(request_id))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The query parameters each operation documents, by method and path template.
+type QueryNames = std::collections::HashMap<(String, String), Vec<String>>;
+
+fn documented_query_names(openapi: &utoipa::openapi::OpenApi) -> QueryNames {
+    use utoipa::openapi::path::ParameterIn;
+    let mut names = QueryNames::new();
+    for (path, item) in &openapi.paths.paths {
+        let operations = [
+            ("GET", &item.get),
+            ("POST", &item.post),
+            ("PUT", &item.put),
+            ("PATCH", &item.patch),
+            ("DELETE", &item.delete),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else { continue };
+            let query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .filter(|parameter| matches!(parameter.parameter_in, ParameterIn::Query))
+                .map(|parameter| parameter.name.clone())
+                .collect();
+            names.insert((method.to_owned(), path.clone()), query);
+        }
+    }
+    names
+}
+
+/// Every operation of the API refuses a query parameter its document does not name,
+/// alike: one rule, read from the document itself, so that no route ignores what a
+/// client meant to ask.
+async fn refuse_unknown_query(
+    axum::extract::State(names): axum::extract::State<Arc<QueryNames>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use axum::response::IntoResponse;
+    let template = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_owned());
+    let known =
+        template.and_then(|template| names.get(&(request.method().as_str().to_owned(), template)));
+    if let (Some(known), Some(query)) = (known, request.uri().query()) {
+        let unknown = form_urlencoded::parse(query.as_bytes())
+            .map(|(key, _)| key.into_owned())
+            .find(|key| !known.contains(key));
+        if let Some(key) = unknown {
+            return ApiError::new(
+                ErrorCode::InvalidQuery,
+                format!("this endpoint takes no query parameter {key:?}"),
+            )
+            .with_field(key)
+            .into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// Gives every request an id, echoed in `x-request-id`, carried into the use case and
@@ -135,10 +212,20 @@ async fn request_id(mut request: Request, next: Next) -> Response {
 #[derive(Clone, Debug)]
 pub(crate) struct RequestId(pub String);
 
-/// Serves until `shutdown` completes, then finishes the requests under way.
+/// Serves with the default settings until `shutdown` completes.
 pub async fn serve(
     listener: TcpListener,
     app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with(listener, app, Settings::default(), shutdown).await
+}
+
+/// Serves until `shutdown` completes, then finishes the requests under way.
+pub async fn serve_with(
+    listener: TcpListener,
+    app: App,
+    settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // Background work — following the other servers' changes, letting idle sources
@@ -146,7 +233,7 @@ pub async fn serve(
     let jobs = app.start_jobs();
     let served = axum::serve(
         listener,
-        router(app).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        router_with(app, settings).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await;

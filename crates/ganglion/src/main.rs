@@ -67,6 +67,24 @@ enum Command {
         /// With --demo: how many units the sample organization has.
         #[arg(long, default_value_t = 10_000, requires = "demo")]
         units: u64,
+        /// Requests a second one account may send: N (bursts of 6 N), N/BURST, or off.
+        /// A client address may send four times as many.
+        #[arg(
+            long,
+            env = "GANGLION_RATE_LIMIT",
+            default_value = "50/300",
+            value_name = "N[/BURST]"
+        )]
+        rate_limit: ganglion_web::RateLimit,
+        /// Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto are believed,
+        /// comma-separated addresses or networks (none by default).
+        #[arg(
+            long,
+            env = "GANGLION_TRUSTED_PROXIES",
+            value_delimiter = ',',
+            value_name = "ADDRESS[/BITS]"
+        )]
+        trust_proxy: Vec<ganglion_web::Network>,
     },
     /// Fills an empty database with the sample organization.
     #[command(
@@ -248,6 +266,8 @@ async fn main() -> Result<()> {
             listen,
             demo,
             units,
+            rate_limit,
+            trust_proxy,
         } => {
             let app = if demo {
                 let app = App::init(&db.url, "party").await?;
@@ -273,7 +293,11 @@ async fn main() -> Result<()> {
                 ganglion_store::redact_url(&db.url)
             );
             println!("The API is described at http://{address}/api/v1/openapi.json");
-            ganglion_web::serve(listener, app.clone(), shutdown_signal()).await?;
+            let settings = ganglion_web::Settings {
+                rate_limit,
+                trusted_proxies: trust_proxy,
+            };
+            ganglion_web::serve_with(listener, app.clone(), settings, shutdown_signal()).await?;
             app.close().await;
             tracing::info!("stopped");
         }

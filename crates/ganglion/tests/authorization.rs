@@ -46,6 +46,8 @@ struct Target {
     ended: String,
     /// This unit's assignment of the centre's directive to the whole tree.
     assignment: String,
+    /// A programme this unit owns, with no projects yet.
+    programme: String,
 }
 
 struct Fixture {
@@ -161,6 +163,22 @@ async fn fixture(server: &TestServer) -> Fixture {
             .expect("the centre's directive reached every unit")
             .id
             .clone();
+        let programme = app
+            .programmes()
+            .create(
+                &ctx,
+                ganglion_app::NewProgramme {
+                    owner: unit.clone(),
+                    title: format!("programme of {code}"),
+                    start_year: 2026,
+                    years: 3,
+                    description: None,
+                    metrics: None,
+                },
+            )
+            .await
+            .unwrap()
+            .id;
         targets.insert(
             relation.to_string(),
             Target {
@@ -173,6 +191,7 @@ async fn fixture(server: &TestServer) -> Fixture {
                 directive,
                 ended,
                 assignment,
+                programme,
             },
         );
     }
@@ -279,7 +298,8 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
             .replace("{person}", &t.person)
             .replace("{directive}", &t.directive)
             .replace("{ended}", &t.ended)
-            .replace("{assignment}", &t.assignment),
+            .replace("{assignment}", &t.assignment)
+            .replace("{programme}", &t.programme),
         None => row.route.clone(),
     };
     let json_body = |value: Value| Some(("application/json", value.to_string().into_bytes()));
@@ -332,6 +352,20 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
         ("POST", "/api/v1/assignments/{assignment}/transition", _) => {
             json_body(json!({"to": "done"}))
         }
+        ("POST", "/api/v1/programmes", Some(t)) => {
+            json_body(json!({"owner": t.unit, "title": "probe", "start_year": 2026, "years": 1}))
+        }
+        ("POST", "/api/v1/programmes/{programme}/projects", Some(t)) => {
+            json_body(json!({"unit": t.unit, "year": 2026, "kind": "factory", "title": "probe"}))
+        }
+        ("POST", "/api/v1/programmes/{programme}/projects.csv", Some(t)) => Some((
+            "text/csv",
+            format!(
+                "unit_code,year,kind,title,due\n{},2026,factory,probe,\n",
+                t.code
+            )
+            .into_bytes(),
+        )),
         _ => None,
     };
     (path, body)
@@ -372,6 +406,7 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                                 .replace("{directive}", "{id}")
                                 .replace("{ended}", "{id}")
                                 .replace("{assignment}", "{id}")
+                                .replace("{programme}", "{id}")
                                 == documented
                     });
                     assert!(found, "the matrix has no row for {method} {path} as {role}");

@@ -580,9 +580,14 @@ async fn a_second_server_follows_the_first() {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     // The test wakes when the second server's read model changes, never by the clock.
     let mut second_changes = second_app.watch_read_model();
-    let second = tokio::spawn(ganglion_web::serve(listener, second_app, async {
-        let _ = stopped.await;
-    }));
+    let second = tokio::spawn(ganglion_web::serve_with(
+        listener,
+        second_app,
+        support::test_settings(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let centre = world.as_("centre").await;
     let created = centre

@@ -53,6 +53,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/units/{id}/assignments.ics"),
     ("get", "/api/v1/assignments/{id}"),
     ("post", "/api/v1/assignments/{id}/transition"),
+    ("get", "/api/v1/directives/{id}/plans"),
+    ("get", "/api/v1/units/{id}/directives"),
+    ("get", "/api/v1/units/{id}/attention"),
+    ("post", "/api/v1/programmes"),
+    ("get", "/api/v1/programmes"),
+    ("get", "/api/v1/programmes/{id}"),
+    ("get", "/api/v1/programmes/{id}/progress"),
+    ("post", "/api/v1/programmes/{id}/projects"),
+    ("get", "/api/v1/programmes/{id}/projects"),
+    ("post", "/api/v1/programmes/{id}/projects.csv"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

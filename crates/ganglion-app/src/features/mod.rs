@@ -17,6 +17,7 @@ pub(crate) mod directives;
 pub(crate) mod programmes;
 
 use crate::AppError;
+use crate::ErrorCode;
 
 /// A text field, trimmed: required ones must not be empty, and none may be longer than
 /// `max` characters.
@@ -29,14 +30,14 @@ pub(crate) fn check_text(
     let text = text.trim();
     if required && text.is_empty() {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             field,
             format!("{field} must not be empty"),
         ));
     }
     if text.chars().count() > max {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             field,
             format!("{field} is at most {max} characters"),
         ));

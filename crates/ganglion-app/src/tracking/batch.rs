@@ -16,6 +16,7 @@
 //! before it. Readers of the store may see a batch in the fraction of a millisecond
 //! between its commit and its flush; nobody is told it is done before the flush.
 
+use crate::ErrorCode;
 use std::any::{Any, TypeId};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -178,7 +179,7 @@ async fn write_group<J: BatchJob>(
         // Already answered, or under way in this very batch: the caller replays the
         // stored answer once this write has committed.
         answers[index] = Some(Err(AppError::Conflict {
-            code: "idempotency_key_in_use",
+            code: ErrorCode::IdempotencyKeyInUse,
             message: "a request with this Idempotency-Key is under way".into(),
         }));
     }

@@ -16,6 +16,7 @@ use ganglion_core::{Action, ItemId, Resource, TreeIndex};
 use ganglion_store::{DirectiveRow, ItemRow};
 use serde::Deserialize;
 
+use crate::ErrorCode;
 use crate::{App, AppError, Ctx};
 pub(crate) use batch::{BatchJob, Written};
 pub(crate) use model::{ItemChange, MetricSpec, ReadModel, Source, SourceKey};
@@ -101,13 +102,13 @@ fn refusal_error(refusal: MoveRefusal) -> Refusal {
     match refusal {
         MoveRefusal::NotYours => Refusal::denied(),
         MoveRefusal::UnknownState { .. } => {
-            AppError::invalid("invalid_value", "to", refusal.to_string()).into()
+            AppError::invalid(ErrorCode::InvalidValue, "to", refusal.to_string()).into()
         }
         MoveRefusal::NotAllowed { .. } => {
-            AppError::invalid("transition_not_allowed", "to", refusal.to_string()).into()
+            AppError::invalid(ErrorCode::TransitionNotAllowed, "to", refusal.to_string()).into()
         }
         MoveRefusal::ReasonRequired(message) => {
-            AppError::invalid("reason_required", "note", message).into()
+            AppError::invalid(ErrorCode::ReasonRequired, "note", message).into()
         }
     }
 }
@@ -178,7 +179,7 @@ impl App {
         let reported = reported_values(source.metrics, input)?;
         if !source.open {
             return Err(AppError::Conflict {
-                code: "directive_not_open",
+                code: ErrorCode::DirectiveNotOpen,
                 message: format!("this is {}; its items no longer move", source.ended_as),
             }
             .into());
@@ -377,7 +378,7 @@ fn reported_values(
     let check = |field: &str, value: f64| -> Result<f64, Refusal> {
         if !value.is_finite() || !(0.0..=MAX_METRIC_VALUE).contains(&value) {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 field,
                 format!("a metric value is a number from 0 to {MAX_METRIC_VALUE:e}"),
             )
@@ -388,7 +389,7 @@ fn reported_values(
     let mut reported: Vec<Option<f64>> = vec![None; metrics.len()];
     if input.metric_value.is_some() && input.metrics.is_some() {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "metrics",
             "give metric_value or metrics, not both",
         )
@@ -397,7 +398,7 @@ fn reported_values(
     if let Some(value) = input.metric_value {
         if metrics.is_empty() {
             return Err(AppError::invalid(
-                "no_metric",
+                ErrorCode::NoMetric,
                 "metric_value",
                 "this directive has no metric to report",
             )
@@ -410,7 +411,7 @@ fn reported_values(
             let field = format!("metrics.{key}");
             let Some(index) = metrics.iter().position(|m| &m.key == key) else {
                 return Err(AppError::invalid(
-                    "no_metric",
+                    ErrorCode::NoMetric,
                     &field,
                     format!(
                         "this item reports no metric {key:?}{}",

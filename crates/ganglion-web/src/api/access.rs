@@ -1,8 +1,6 @@
 //! `/api/v1/sessions` and `/api/v1/accounts`: signing in and out, and accounts.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,9 +8,11 @@ use ganglion_app::{AccountView, LoginAttempt, NewAccount, SessionView};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::JsonWrite;
+use crate::limits::Client;
 use crate::write::run_write;
 use crate::AppState;
 
@@ -23,35 +23,39 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(create_account))
 }
 
+api_errors!(CreateSessionErrors, sign_in, [BadCredentials]);
+
 /// Signs in: a bearer token for `Authorization: Bearer …`, valid for 12 hours.
 #[utoipa::path(
     post, path = "/api/v1/sessions", tag = "access",
     request_body = LoginAttempt,
     responses(
         (status = 201, description = "Signed in", body = SessionView),
-        (status = 401, description = "Wrong login or password (`bad_credentials`)", body = ErrorBody),
-        (status = 429, description = "Too many attempts for this login or address; see Retry-After", body = ErrorBody),
+        CreateSessionErrors,
     )
 )]
 async fn create_session(
     State(state): State<AppState>,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    client: Client,
     Caller { ctx, .. }: Caller,
     JsonWrite { input: attempt, .. }: JsonWrite<LoginAttempt>,
 ) -> Result<Response, ApiError> {
+    state.limits.check_sign_in(client.address)?;
     let session = state
         .app
-        .login(&ctx, attempt, &address.ip().to_string())
+        .login(&ctx, attempt, &client.address.to_string())
         .await?;
     Ok((StatusCode::CREATED, Json(session)).into_response())
 }
+
+api_errors!(DeleteSessionErrors, read, [CsrfTokenRequired]);
 
 /// Signs out: the token stops working at once.
 #[utoipa::path(
     delete, path = "/api/v1/sessions/current", tag = "access",
     responses(
         (status = 204, description = "Signed out"),
-        (status = 401, description = "No valid session", body = ErrorBody),
+        DeleteSessionErrors,
     )
 )]
 async fn delete_session(
@@ -65,6 +69,19 @@ async fn delete_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+api_errors!(
+    CreateAccountErrors,
+    json_write,
+    [
+        Forbidden,
+        InvalidId,
+        InvalidValue,
+        WeakPassword,
+        UnknownPerson,
+        DuplicateLogin
+    ]
+);
+
 /// Creates an account for a person; the instance administrator only.
 #[utoipa::path(
     post, path = "/api/v1/accounts", tag = "access",
@@ -72,9 +89,7 @@ async fn delete_session(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The account", body = AccountView),
-        (status = 403, description = "Only the administrator creates accounts", body = ErrorBody),
-        (status = 409, description = "The login is taken (`duplicate_login`)", body = ErrorBody),
-        (status = 422, description = "A value is not valid, e.g. a password under 10 characters", body = ErrorBody),
+        CreateAccountErrors,
     )
 )]
 async fn create_account(

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use ganglion_app::ErrorCode;
 use ganglion_app::{
     AssignmentView, AtQuery, DirectivePatch, DirectiveView, GuidanceView, InboxItem, InboxQuery,
     Issued, Laggard, NewDirective, NewGuidance, Page, Reach, Rollup, Series, Transition,
@@ -12,8 +13,9 @@ use ganglion_core::DirectiveState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{JsonWrite, Query, WriteBody};
 use crate::write::run_write;
 use crate::AppState;
@@ -38,6 +40,21 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(transition))
 }
 
+api_errors!(
+    CreateDirectiveErrors,
+    json_write,
+    [
+        NotFound,
+        Forbidden,
+        InvalidId,
+        InvalidValue,
+        UnknownUnit,
+        UnknownKind,
+        TargetOutsideIssuer,
+        ParentNotReceived
+    ]
+);
+
 /// Drafts a directive of a unit to a target in its subtree.
 #[utoipa::path(
     post, path = "/api/v1/directives", tag = "directives",
@@ -45,8 +62,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The draft", body = DirectiveView),
-        (status = 404, description = "The issuer is not the caller's to see", body = ErrorBody),
-        (status = 422, description = "A value is not valid, or the target lies outside the issuer", body = ErrorBody),
+        CreateDirectiveErrors,
     )
 )]
 async fn create_directive(
@@ -61,13 +77,15 @@ async fn create_directive(
     .await
 }
 
+api_errors!(GetDirectiveErrors, read, [NotFound]);
+
 /// One directive, if it was issued by or conveyed to a unit the caller sees.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}", tag = "directives",
     params(("id" = String, Path, description = "The directive's id")),
     responses(
         (status = 200, description = "The directive", body = DirectiveView),
-        (status = 404, description = "No such directive", body = ErrorBody),
+        GetDirectiveErrors,
     )
 )]
 async fn get_directive(
@@ -77,6 +95,21 @@ async fn get_directive(
 ) -> Result<Json<DirectiveView>, ApiError> {
     Ok(Json(state.app.directives().get(&ctx, &id).await?))
 }
+
+api_errors!(
+    UpdateDirectiveErrors,
+    json_write,
+    [
+        NotFound,
+        Forbidden,
+        InvalidId,
+        InvalidValue,
+        UnknownUnit,
+        UnknownKind,
+        TargetOutsideIssuer,
+        NotDraft
+    ]
+);
 
 /// Edits a draft.
 #[utoipa::path(
@@ -88,8 +121,7 @@ async fn get_directive(
     request_body = DirectivePatch,
     responses(
         (status = 200, description = "The draft as it is now", body = DirectiveView),
-        (status = 409, description = "It was issued already (`not_draft`)", body = ErrorBody),
-        (status = 422, description = "A value is not valid", body = ErrorBody),
+        UpdateDirectiveErrors,
     )
 )]
 async fn update_directive(
@@ -105,6 +137,12 @@ async fn update_directive(
     .await
 }
 
+api_errors!(
+    IssueDirectiveErrors,
+    bare_write,
+    [NotFound, Forbidden, NotDraft]
+);
+
 /// Issues a draft: one assignment per targeted unit, at once.
 #[utoipa::path(
     post, path = "/api/v1/directives/{id}/issue", tag = "directives",
@@ -114,7 +152,7 @@ async fn update_directive(
     ),
     responses(
         (status = 200, description = "Issued, with the number of assignments", body = Issued),
-        (status = 409, description = "Not a draft (`not_draft`)", body = ErrorBody),
+        IssueDirectiveErrors,
     )
 )]
 async fn issue_directive(
@@ -130,6 +168,12 @@ async fn issue_directive(
     .await
 }
 
+api_errors!(
+    WithdrawDirectiveErrors,
+    bare_write,
+    [NotFound, Forbidden, DirectiveNotOpen]
+);
+
 /// Withdraws a directive: its assignments stop and stay as history.
 #[utoipa::path(
     post, path = "/api/v1/directives/{id}/withdraw", tag = "directives",
@@ -139,7 +183,7 @@ async fn issue_directive(
     ),
     responses(
         (status = 200, description = "Withdrawn", body = DirectiveView),
-        (status = 409, description = "Already ended (`directive_not_open`)", body = ErrorBody),
+        WithdrawDirectiveErrors,
     )
 )]
 async fn withdraw_directive(
@@ -157,6 +201,12 @@ async fn withdraw_directive(
     .await
 }
 
+api_errors!(
+    CloseDirectiveErrors,
+    bare_write,
+    [NotFound, Forbidden, DirectiveNotOpen]
+);
+
 /// Closes a directive whose work is concluded.
 #[utoipa::path(
     post, path = "/api/v1/directives/{id}/close", tag = "directives",
@@ -166,7 +216,7 @@ async fn withdraw_directive(
     ),
     responses(
         (status = 200, description = "Closed", body = DirectiveView),
-        (status = 409, description = "Not issued (`directive_not_open`)", body = ErrorBody),
+        CloseDirectiveErrors,
     )
 )]
 async fn close_directive(
@@ -184,13 +234,15 @@ async fn close_directive(
     .await
 }
 
+api_errors!(ReachErrors, read, [NotFound]);
+
 /// How many units the directive reaches (if issued now, for a draft).
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/reach", tag = "directives",
     params(("id" = String, Path, description = "The directive's id")),
     responses(
         (status = 200, description = "The number of units", body = Reach),
-        (status = 404, description = "No such directive", body = ErrorBody),
+        ReachErrors,
     )
 )]
 async fn reach(
@@ -200,6 +252,20 @@ async fn reach(
 ) -> Result<Json<Reach>, ApiError> {
     Ok(Json(state.app.directives().reach(&ctx, &id).await?))
 }
+
+api_errors!(
+    AddGuidanceErrors,
+    json_write,
+    [
+        NotFound,
+        Forbidden,
+        InvalidId,
+        InvalidValue,
+        UnknownUnit,
+        NotOnTheWay,
+        DirectiveNotOpen
+    ]
+);
 
 /// Adds guidance for a unit's subtree ("convey with added instructions").
 #[utoipa::path(
@@ -211,7 +277,7 @@ async fn reach(
     request_body = NewGuidance,
     responses(
         (status = 201, description = "The note", body = GuidanceView),
-        (status = 422, description = "The unit is not on the directive's way (`not_on_the_way`)", body = ErrorBody),
+        AddGuidanceErrors,
     )
 )]
 async fn add_guidance(
@@ -235,13 +301,15 @@ struct AtOnly {
     at: Option<String>,
 }
 
+api_errors!(RollupErrors, read, [NotFound, InvalidId]);
+
 /// Progress over a unit's whole subtree, with each child's.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/rollup", tag = "directives",
     params(("id" = String, Path, description = "The directive's id"), AtOnly),
     responses(
         (status = 200, description = "The roll-up", body = Rollup),
-        (status = 404, description = "No such directive or unit", body = ErrorBody),
+        RollupErrors,
     )
 )]
 async fn rollup(
@@ -259,13 +327,19 @@ async fn rollup(
     ))
 }
 
+api_errors!(
+    LaggardsErrors,
+    read,
+    [NotFound, InvalidId, InvalidLimit, InvalidCursor]
+);
+
 /// The units that lag most under a unit, a page at a time.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/laggards", tag = "directives",
     params(("id" = String, Path, description = "The directive's id"), AtQuery),
     responses(
         (status = 200, description = "A page of lagging units", body = Page<Laggard>),
-        (status = 404, description = "No such directive or unit", body = ErrorBody),
+        LaggardsErrors,
     )
 )]
 async fn laggards(
@@ -279,13 +353,15 @@ async fn laggards(
     ))
 }
 
+api_errors!(SeriesErrors, read, [NotFound, InvalidId]);
+
 /// The counts per state at the end of each day since issue.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/series", tag = "directives",
     params(("id" = String, Path, description = "The directive's id"), AtOnly),
     responses(
         (status = 200, description = "The daily series", body = Series),
-        (status = 404, description = "No such directive or unit", body = ErrorBody),
+        SeriesErrors,
     )
 )]
 async fn series(
@@ -303,13 +379,19 @@ async fn series(
     ))
 }
 
+api_errors!(
+    UnitAssignmentsErrors,
+    read,
+    [NotFound, InvalidValue, InvalidLimit, InvalidCursor]
+);
+
 /// A unit's own assignments: what it must act on, overdue first.
 #[utoipa::path(
     get, path = "/api/v1/units/{id}/assignments", tag = "directives",
     params(("id" = String, Path, description = "The unit's id"), InboxQuery),
     responses(
         (status = 200, description = "A page of the unit's assignments", body = Page<InboxItem>),
-        (status = 404, description = "No such unit", body = ErrorBody),
+        UnitAssignmentsErrors,
     )
 )]
 async fn unit_assignments(
@@ -321,13 +403,15 @@ async fn unit_assignments(
     Ok(Json(state.app.directives().inbox(&ctx, &id, query).await?))
 }
 
+api_errors!(GetAssignmentErrors, read, [NotFound]);
+
 /// An assignment with the guidance on its path and its history.
 #[utoipa::path(
     get, path = "/api/v1/assignments/{id}", tag = "directives",
     params(("id" = String, Path, description = "The assignment's id")),
     responses(
         (status = 200, description = "The assignment", body = AssignmentView),
-        (status = 404, description = "No such assignment", body = ErrorBody),
+        GetAssignmentErrors,
     )
 )]
 async fn get_assignment(
@@ -337,6 +421,21 @@ async fn get_assignment(
 ) -> Result<Json<AssignmentView>, ApiError> {
     Ok(Json(state.app.directives().assignment(&ctx, &id).await?))
 }
+
+api_errors!(
+    TransitionErrors,
+    json_write,
+    [
+        NotFound,
+        Forbidden,
+        InvalidValue,
+        DirectiveNotOpen,
+        TransitionNotAllowed,
+        ReasonRequired,
+        NoMetric,
+        IdempotencyKeyInUse
+    ]
+);
 
 /// Moves an assignment to another state.
 #[utoipa::path(
@@ -348,9 +447,7 @@ async fn get_assignment(
     request_body = Transition,
     responses(
         (status = 200, description = "The assignment as it is now", body = AssignmentView),
-        (status = 403, description = "Not the caller's to move", body = ErrorBody),
-        (status = 409, description = "The directive has ended (`directive_not_open`)", body = ErrorBody),
-        (status = 422, description = "The state machine forbids it (`transition_not_allowed`, `reason_required`)", body = ErrorBody),
+        TransitionErrors,
     )
 )]
 async fn transition(
@@ -366,6 +463,8 @@ async fn transition(
     .await
 }
 
+api_errors!(UnitCalendarErrors, read, [NotFound]);
+
 /// A unit's tasks as an iCalendar feed (RFC 5545): one VTODO per assignment, with its
 /// due date, status, how far along it is, and the directive it carries out.
 #[utoipa::path(
@@ -373,7 +472,7 @@ async fn transition(
     params(("id" = String, Path, description = "The unit's id")),
     responses(
         (status = 200, description = "The unit's tasks", content_type = "text/calendar", body = String),
-        (status = 404, description = "No such unit", body = ErrorBody),
+        UnitCalendarErrors,
     )
 )]
 async fn unit_calendar(
@@ -463,13 +562,15 @@ fn number_text(value: Option<f64>) -> String {
     }
 }
 
+api_errors!(RollupCsvErrors, read, [NotFound, InvalidId]);
+
 /// The roll-up table as CSV: the unit's own line first, then each child's.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/rollup.csv", tag = "directives",
     params(("id" = String, Path, description = "The directive's id"), AtOnly),
     responses(
         (status = 200, description = "The table", content_type = "text/csv", body = String),
-        (status = 404, description = "No such directive or unit", body = ErrorBody),
+        RollupCsvErrors,
     )
 )]
 async fn rollup_csv(
@@ -480,29 +581,19 @@ async fn rollup_csv(
 ) -> Result<Response, ApiError> {
     let table = rollup_table(&state, &ctx, &id, query.at.as_deref()).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
-    let internal = |error: csv::Error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    };
+    let internal = |error: csv::Error| ApiError::new(ErrorCode::Internal, error.to_string());
     out.write_record(&table.header).map_err(internal)?;
     for (texts, numbers) in &table.rows {
         let record: Vec<String> = texts
             .iter()
-            .cloned()
+            .map(|text| ganglion_app::guard_cell(text).into_owned())
             .chain(numbers.iter().map(|n| number_text(*n)))
             .collect();
         out.write_record(&record).map_err(internal)?;
     }
-    let bytes = out.into_inner().map_err(|error| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    })?;
+    let bytes = out
+        .into_inner()
+        .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
     Ok((
         [
             (
@@ -519,13 +610,15 @@ async fn rollup_csv(
         .into_response())
 }
 
+api_errors!(RollupXlsxErrors, read, [NotFound, InvalidId]);
+
 /// The roll-up table as an Excel workbook.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/rollup.xlsx", tag = "directives",
     params(("id" = String, Path, description = "The directive's id"), AtOnly),
     responses(
         (status = 200, description = "The table", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = String),
-        (status = 404, description = "No such directive or unit", body = ErrorBody),
+        RollupXlsxErrors,
     )
 )]
 async fn rollup_xlsx(
@@ -535,13 +628,8 @@ async fn rollup_xlsx(
     Query(query): Query<AtOnly>,
 ) -> Result<Response, ApiError> {
     let table = rollup_table(&state, &ctx, &id, query.at.as_deref()).await?;
-    let internal = |error: rust_xlsxwriter::XlsxError| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            error.to_string(),
-        )
-    };
+    let internal =
+        |error: rust_xlsxwriter::XlsxError| ApiError::new(ErrorCode::Internal, error.to_string());
     let mut workbook = rust_xlsxwriter::Workbook::new();
     let sheet = workbook.add_worksheet();
     let bold = rust_xlsxwriter::Format::new().set_bold();

@@ -1,5 +1,6 @@
 pub(crate) mod access;
 pub(crate) mod directives;
+pub(crate) mod errors;
 pub(crate) mod people;
 pub(crate) mod programmes;
 pub(crate) mod records;

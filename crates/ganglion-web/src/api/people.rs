@@ -8,8 +8,9 @@ use ganglion_app::{EndPost, NewPerson, NewPost, Page, PeopleQuery, PersonView, P
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{parse_json, JsonWrite, Query, WriteBody};
 use crate::write::run_write;
 use crate::AppState;
@@ -24,6 +25,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(unit_posts))
 }
 
+api_errors!(CreatePersonErrors, json_write, [Forbidden, InvalidValue]);
+
 /// Adds a person; any secretary or official may, to appoint them.
 #[utoipa::path(
     post, path = "/api/v1/people", tag = "people",
@@ -31,9 +34,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The person", body = PersonView),
-        (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 403, description = "Holds no post with authority", body = ErrorBody),
-        (status = 422, description = "The name is not valid", body = ErrorBody),
+        CreatePersonErrors,
     )
 )]
 async fn create_person(
@@ -48,13 +49,19 @@ async fn create_person(
     .await
 }
 
+api_errors!(
+    ListPeopleErrors,
+    read,
+    [NotFound, InvalidId, InvalidLimit, InvalidCursor]
+);
+
 /// People holding or having held a post in what the caller may see.
 #[utoipa::path(
     get, path = "/api/v1/people", tag = "people",
     params(PeopleQuery),
     responses(
         (status = 200, description = "A page of people", body = Page<PersonView>),
-        (status = 401, description = "Not signed in", body = ErrorBody),
+        ListPeopleErrors,
     )
 )]
 async fn list_people(
@@ -65,13 +72,15 @@ async fn list_people(
     Ok(Json(state.app.list_people(&ctx, query).await?))
 }
 
+api_errors!(GetPersonErrors, read, [NotFound]);
+
 /// One person.
 #[utoipa::path(
     get, path = "/api/v1/people/{id}", tag = "people",
     params(("id" = String, Path, description = "The person's id")),
     responses(
         (status = 200, description = "The person", body = PersonView),
-        (status = 404, description = "No such person, or not visible", body = ErrorBody),
+        GetPersonErrors,
     )
 )]
 async fn get_person(
@@ -82,13 +91,15 @@ async fn get_person(
     Ok(Json(state.app.person(&ctx, &id).await?))
 }
 
+api_errors!(PersonPostsErrors, read, [NotFound]);
+
 /// A person's posts, current and past, as far as the caller may see.
 #[utoipa::path(
     get, path = "/api/v1/people/{id}/posts", tag = "people",
     params(("id" = String, Path, description = "The person's id")),
     responses(
         (status = 200, description = "The posts", body = Vec<PostView>),
-        (status = 404, description = "No such person, or not visible", body = ErrorBody),
+        PersonPostsErrors,
     )
 )]
 async fn person_posts(
@@ -99,6 +110,18 @@ async fn person_posts(
     Ok(Json(state.app.person_posts(&ctx, &id).await?))
 }
 
+api_errors!(
+    CreatePostErrors,
+    json_write,
+    [
+        Forbidden,
+        InvalidId,
+        InvalidValue,
+        UnknownUnit,
+        UnknownPerson
+    ]
+);
+
 /// Appoints a person to a post in a unit.
 #[utoipa::path(
     post, path = "/api/v1/posts", tag = "people",
@@ -106,8 +129,7 @@ async fn person_posts(
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The post", body = PostView),
-        (status = 403, description = "No authority over the unit", body = ErrorBody),
-        (status = 422, description = "A value is not valid, or the unit or person is unknown", body = ErrorBody),
+        CreatePostErrors,
     )
 )]
 async fn create_post(
@@ -122,6 +144,19 @@ async fn create_post(
     .await
 }
 
+api_errors!(
+    EndPostErrors,
+    bare_write,
+    [
+        MalformedJson,
+        InvalidField,
+        NotFound,
+        Forbidden,
+        InvalidValue,
+        PostEnded
+    ]
+);
+
 /// Ends a post (today, or on `end`); it stays in the unit's history.
 #[utoipa::path(
     post, path = "/api/v1/posts/{id}/end", tag = "people",
@@ -132,8 +167,7 @@ async fn create_post(
     request_body(content = Option<EndPost>, description = "Optional; `{\"end\": \"YYYY-MM-DD\"}`"),
     responses(
         (status = 200, description = "The ended post", body = PostView),
-        (status = 404, description = "No such post, or not visible", body = ErrorBody),
-        (status = 409, description = "Already ended (`post_ended`)", body = ErrorBody),
+        EndPostErrors,
     )
 )]
 async fn end_post(
@@ -154,13 +188,15 @@ async fn end_post(
     .await
 }
 
+api_errors!(UnitPostsErrors, read, [NotFound]);
+
 /// A unit's post holders, current first, then past ones.
 #[utoipa::path(
     get, path = "/api/v1/units/{id}/posts", tag = "people",
     params(("id" = String, Path, description = "The unit's id")),
     responses(
         (status = 200, description = "The posts", body = Vec<PostView>),
-        (status = 404, description = "No such unit, or not visible", body = ErrorBody),
+        UnitPostsErrors,
     )
 )]
 async fn unit_posts(

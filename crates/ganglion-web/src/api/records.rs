@@ -8,8 +8,9 @@ use ganglion_app::{AuditQuery, AuditView, ChainStatus, NewNote, NoteView, Page};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{JsonWrite, Query};
 use crate::write::run_write;
 use crate::AppState;
@@ -23,6 +24,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_audit))
 }
 
+api_errors!(
+    CreateNoteErrors,
+    json_write,
+    [Forbidden, InvalidId, InvalidValue, UnknownUnit]
+);
+
 /// Adds a note to a unit, optionally hidden from the subtree of a unit under it.
 #[utoipa::path(
     post, path = "/api/v1/notes", tag = "records",
@@ -30,8 +37,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The note", body = NoteView),
-        (status = 403, description = "No authority over the unit", body = ErrorBody),
-        (status = 422, description = "A value is not valid", body = ErrorBody),
+        CreateNoteErrors,
     )
 )]
 async fn create_note(
@@ -46,13 +52,15 @@ async fn create_note(
     .await
 }
 
+api_errors!(GetNoteErrors, read, [NotFound]);
+
 /// One note.
 #[utoipa::path(
     get, path = "/api/v1/notes/{id}", tag = "records",
     params(("id" = String, Path, description = "The note's id")),
     responses(
         (status = 200, description = "The note", body = NoteView),
-        (status = 404, description = "No such note, or hidden from the caller", body = ErrorBody),
+        GetNoteErrors,
     )
 )]
 async fn get_note(
@@ -63,13 +71,15 @@ async fn get_note(
     Ok(Json(state.app.note(&ctx, &id).await?))
 }
 
+api_errors!(UnitNotesErrors, read, [NotFound]);
+
 /// A unit's notes that the caller may read.
 #[utoipa::path(
     get, path = "/api/v1/units/{id}/notes", tag = "records",
     params(("id" = String, Path, description = "The unit's id")),
     responses(
         (status = 200, description = "The notes", body = Vec<NoteView>),
-        (status = 404, description = "No such unit, or not visible", body = ErrorBody),
+        UnitNotesErrors,
     )
 )]
 async fn unit_notes(
@@ -80,14 +90,19 @@ async fn unit_notes(
     Ok(Json(state.app.unit_notes(&ctx, &id).await?))
 }
 
+api_errors!(
+    AuditErrors,
+    read,
+    [NotFound, InvalidId, InvalidLimit, InvalidCursor]
+);
+
 /// Audit entries about a subtree, newest first.
 #[utoipa::path(
     get, path = "/api/v1/audit", tag = "records",
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of entries", body = Page<AuditView>),
-        (status = 401, description = "Not signed in", body = ErrorBody),
-        (status = 404, description = "`under` names no unit the caller may see", body = ErrorBody),
+        AuditErrors,
     )
 )]
 async fn audit(
@@ -98,12 +113,14 @@ async fn audit(
     Ok(Json(state.app.audit(&ctx, query).await?))
 }
 
+api_errors!(VerifyAuditErrors, read, [Forbidden]);
+
 /// Recomputes the audit chain; the administrator only.
 #[utoipa::path(
     get, path = "/api/v1/audit/verify", tag = "records",
     responses(
         (status = 200, description = "Whether the chain is intact, and where it breaks", body = ChainStatus),
-        (status = 403, description = "Not the administrator", body = ErrorBody),
+        VerifyAuditErrors,
     )
 )]
 async fn verify_audit(

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{require_content_type, Query, WriteBody};
 use crate::write::run_write;
 use crate::{AppState, IMPORT_BODY_LIMIT};
@@ -24,6 +25,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(export_people))
 }
 
+api_errors!(ImportUnitsErrors, csv_write, [Forbidden, InvalidRows]);
+
 /// Imports units from CSV (`code,parent_code,kind,name,tags`, tags separated by `;`),
 /// all or nothing.
 #[utoipa::path(
@@ -32,9 +35,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 200, description = "Every row was created", body = ImportSummary),
-        (status = 413, description = "The file is too large", body = ErrorBody),
-        (status = 415, description = "Not sent as text/csv", body = ErrorBody),
-        (status = 422, description = "Bad rows, each with its line number (`invalid_rows`); nothing was created", body = ErrorBody),
+        ImportUnitsErrors,
     )
 )]
 async fn import_units(
@@ -75,13 +76,15 @@ struct ExportQuery {
     under: Option<String>,
 }
 
+api_errors!(ExportUnitsErrors, read, [NotFound, InvalidId]);
+
 /// Exports units as CSV in the import format, parents before children.
 #[utoipa::path(
     get, path = "/api/v1/export/units", tag = "import",
     params(ExportQuery),
     responses(
         (status = 200, description = "The units as CSV", content_type = "text/csv", body = String),
-        (status = 404, description = "`under` names no unit", body = ErrorBody),
+        ExportUnitsErrors,
     )
 )]
 async fn export_units(
@@ -124,6 +127,8 @@ async fn csv_response(mut export: impl CsvExport, filename: &str) -> Result<Resp
         .into_response())
 }
 
+api_errors!(ImportPeopleErrors, csv_write, [Forbidden, InvalidRows]);
+
 /// Imports people and their posts from CSV (`person_ref,name,unit_code,role,title,start,end`),
 /// all or nothing. `person_ref` is the person's key in the system the file comes from.
 #[utoipa::path(
@@ -132,8 +137,7 @@ async fn csv_response(mut export: impl CsvExport, filename: &str) -> Result<Resp
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 200, description = "Every row was imported", body = PeopleImportSummary),
-        (status = 403, description = "A unit of the file is one the caller may see but not appoint in", body = ErrorBody),
-        (status = 422, description = "Bad rows, each with its line number (`invalid_rows`); nothing was imported", body = ErrorBody),
+        ImportPeopleErrors,
     )
 )]
 async fn import_people(
@@ -148,13 +152,15 @@ async fn import_people(
     .await
 }
 
+api_errors!(ExportPeopleErrors, read, [NotFound, InvalidId]);
+
 /// Exports the posts the caller may see as CSV, in the import format.
 #[utoipa::path(
     get, path = "/api/v1/export/people", tag = "import",
     params(ExportQuery),
     responses(
         (status = 200, description = "People and posts as CSV", content_type = "text/csv", body = String),
-        (status = 404, description = "`under` names no unit the caller may see", body = ErrorBody),
+        ExportPeopleErrors,
     )
 )]
 async fn export_people(

@@ -9,8 +9,9 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{JsonWrite, Query, WriteBody};
 use crate::write::run_write;
 use crate::AppState;
@@ -23,6 +24,19 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(move_unit))
 }
 
+api_errors!(
+    CreateUnitErrors,
+    json_write,
+    [
+        Forbidden,
+        InvalidValue,
+        InvalidId,
+        UnknownParent,
+        KindNotAllowed,
+        DuplicateCode
+    ]
+);
+
 /// Creates a unit under `parent`, or at the top of the tree.
 #[utoipa::path(
     post, path = "/api/v1/units", tag = "units",
@@ -30,9 +44,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The new unit", body = UnitView),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 409, description = "The code is taken (`duplicate_code`)", body = ErrorBody),
-        (status = 422, description = "A value or the kind rule is broken", body = ErrorBody),
+        CreateUnitErrors,
     )
 )]
 async fn create_unit(
@@ -47,14 +59,19 @@ async fn create_unit(
     .await
 }
 
+api_errors!(
+    ListUnitsErrors,
+    read,
+    [NotFound, InvalidId, InvalidLimit, InvalidCursor]
+);
+
 /// Lists units, filtered and in tree order (parents before children).
 #[utoipa::path(
     get, path = "/api/v1/units", tag = "units",
     params(ListUnits),
     responses(
         (status = 200, description = "A page of units", body = Page<UnitView>),
-        (status = 404, description = "`under` names no unit", body = ErrorBody),
-        (status = 422, description = "A parameter is not valid", body = ErrorBody),
+        ListUnitsErrors,
     )
 )]
 async fn list_units(
@@ -65,13 +82,15 @@ async fn list_units(
     Ok(Json(state.app.list_units(&ctx, query).await?))
 }
 
+api_errors!(GetUnitErrors, read, [NotFound]);
+
 /// One unit.
 #[utoipa::path(
     get, path = "/api/v1/units/{id}", tag = "units",
     params(("id" = String, Path, description = "The unit's id")),
     responses(
         (status = 200, description = "The unit", body = UnitView),
-        (status = 404, description = "No such unit", body = ErrorBody),
+        GetUnitErrors,
     )
 )]
 async fn get_unit(
@@ -81,6 +100,12 @@ async fn get_unit(
 ) -> Result<Json<UnitView>, ApiError> {
     Ok(Json(state.app.unit(&ctx, &id).await?))
 }
+
+api_errors!(
+    UpdateUnitErrors,
+    json_write,
+    [NotFound, Forbidden, InvalidValue]
+);
 
 /// Renames or retags a unit.
 #[utoipa::path(
@@ -92,8 +117,7 @@ async fn get_unit(
     request_body = UnitPatch,
     responses(
         (status = 200, description = "The unit as it is now", body = UnitView),
-        (status = 404, description = "No such unit", body = ErrorBody),
-        (status = 422, description = "A value is not valid", body = ErrorBody),
+        UpdateUnitErrors,
     )
 )]
 async fn update_unit(
@@ -109,6 +133,12 @@ async fn update_unit(
     .await
 }
 
+api_errors!(
+    RemoveUnitErrors,
+    bare_write,
+    [NotFound, Forbidden, UnitNotEmpty, UnitHasHistory]
+);
+
 /// Removes a unit that has no units under it.
 #[utoipa::path(
     delete, path = "/api/v1/units/{id}", tag = "units",
@@ -118,8 +148,7 @@ async fn update_unit(
     ),
     responses(
         (status = 204, description = "Removed"),
-        (status = 404, description = "No such unit", body = ErrorBody),
-        (status = 409, description = "Units are still under it (`unit_not_empty`)", body = ErrorBody),
+        RemoveUnitErrors,
     )
 )]
 async fn remove_unit(
@@ -145,13 +174,19 @@ struct PageQuery {
     cursor: Option<String>,
 }
 
+api_errors!(
+    ChildrenErrors,
+    read,
+    [NotFound, InvalidLimit, InvalidCursor]
+);
+
 /// The units directly under a unit.
 #[utoipa::path(
     get, path = "/api/v1/units/{id}/children", tag = "units",
     params(("id" = String, Path, description = "The unit's id"), PageQuery),
     responses(
         (status = 200, description = "A page of children", body = Page<UnitView>),
-        (status = 404, description = "No such unit", body = ErrorBody),
+        ChildrenErrors,
     )
 )]
 async fn children(
@@ -168,6 +203,19 @@ async fn children(
     ))
 }
 
+api_errors!(
+    MoveUnitErrors,
+    json_write,
+    [
+        NotFound,
+        Forbidden,
+        InvalidId,
+        UnknownParent,
+        Cycle,
+        KindNotAllowed
+    ]
+);
+
 /// Moves a unit, with everything under it, to a new parent.
 #[utoipa::path(
     post, path = "/api/v1/units/{id}/move", tag = "units",
@@ -178,8 +226,7 @@ async fn children(
     request_body = MoveUnit,
     responses(
         (status = 200, description = "The unit in its new place", body = UnitView),
-        (status = 404, description = "No such unit", body = ErrorBody),
-        (status = 422, description = "A cycle (`cycle`) or a kind rule (`kind_not_allowed`)", body = ErrorBody),
+        MoveUnitErrors,
     )
 )]
 async fn move_unit(

@@ -2,6 +2,7 @@
 //! elsewhere. Their addresses carry a digest of their content, so that browsers may keep
 //! them for a year and still see a new version at once.
 
+use ganglion_app::ErrorCode;
 use std::sync::LazyLock;
 
 use axum::extract::Path;
@@ -51,7 +52,6 @@ pub(crate) async fn asset(Path(name): Path<String>) -> Response {
             );
             response
         }
-        None => crate::ApiError::new(StatusCode::NOT_FOUND, "not_found", "there is no such file")
-            .into_response(),
+        None => crate::ApiError::new(ErrorCode::NotFound, "there is no such file").into_response(),
     }
 }

@@ -1,10 +1,9 @@
 //! Signing in and out, and choosing the language.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
+use ganglion_app::ErrorCode;
 use ganglion_app::{AppError, LoginAttempt};
 use maud::html;
 use serde::Deserialize;
@@ -15,6 +14,7 @@ use super::shell::{bare_page, csrf_field, error_box, language_form, respond, see
 use super::{PageError, PageResult};
 use crate::caller::SESSION_COOKIE;
 use crate::error::ApiError;
+use crate::limits::Client;
 use crate::AppState;
 
 pub(crate) async fn home(viewer: Viewer) -> Response {
@@ -84,16 +84,20 @@ pub(crate) struct LoginForm {
 
 pub(crate) async fn login(
     State(state): State<AppState>,
-    ConnectInfo(address): ConnectInfo<SocketAddr>,
+    client: Client,
     CsrfForm { viewer, input }: CsrfForm<LoginForm>,
 ) -> PageResult {
+    state
+        .limits
+        .check_sign_in(client.address)
+        .map_err(|error| PageError::from_api(error, viewer.texts))?;
     let attempt = LoginAttempt {
         login: input.login.clone(),
         password: input.password,
     };
     match state
         .app
-        .login(&viewer.ctx, attempt, &address.ip().to_string())
+        .login(&viewer.ctx, attempt, &client.address.to_string())
         .await
     {
         Ok(session) => {
@@ -165,8 +169,7 @@ pub(crate) async fn choose_language(
         .any(|(code, _, _)| *code == input.language);
     if !known {
         return Err(PageError::status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_value",
+            ErrorCode::InvalidValue,
             viewer.texts.t("error.unknown_language"),
             viewer.texts,
         ));

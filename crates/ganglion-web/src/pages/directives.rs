@@ -2,6 +2,7 @@
 //! its roll-up with the picture coloured by completion and the units that lag, and an
 //! assignment with what its unit can do next.
 
+use ganglion_app::ErrorCode;
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
@@ -519,8 +520,7 @@ pub(crate) async fn create_directive(
             }),
             Err(_) => {
                 let error = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     viewer.texts.t("dir.metric_target_number"),
                 )
                 .with_field("metric.target_per_unit");
@@ -730,8 +730,7 @@ pub(crate) async fn transition(
             Ok(value) => Some(value),
             Err(_) => {
                 let error = ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     viewer.texts.t("dir.metric_target_number"),
                 )
                 .with_field("metric_value");

@@ -8,10 +8,11 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, StatusCode};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use ganglion_app::ErrorCode;
 use ganglion_app::{Actor, Ctx};
 use rand::RngCore;
 use serde::de::DeserializeOwned;
@@ -77,7 +78,7 @@ impl Viewer {
     }
 }
 
-fn session_form_token(session_token: &str) -> String {
+pub(crate) fn session_form_token(session_token: &str) -> String {
     let digest = Sha256::new()
         .chain_update(b"ganglion form token\0")
         .chain_update(session_token.as_bytes())
@@ -117,12 +118,11 @@ impl FromRequestParts<AppState> for Viewer {
                 }
             },
         };
+        // Only a proxy the operator trusts may say the browser came over TLS.
         let secure = parts
-            .headers
-            .get("x-forwarded-proto")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
-            || parts.uri.scheme_str() == Some("https");
+            .extensions
+            .get::<crate::limits::Client>()
+            .is_some_and(|client| client.secure);
         let here = parts
             .uri
             .path_and_query()
@@ -159,12 +159,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequestParts<S> for Page
                     .get(header::ACCEPT_LANGUAGE)
                     .and_then(|v| v.to_str().ok());
                 let texts = Texts::of(negotiate(cookie(parts, LANG_COOKIE).as_deref(), accept));
-                PageError::status(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_query",
-                    &error.to_string(),
-                    texts,
-                )
+                PageError::status(ErrorCode::InvalidQuery, &error.to_string(), texts)
             })
     }
 }
@@ -193,29 +188,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
             return Err(PageError::status(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 texts.t("error.not_a_form"),
                 texts,
             ));
         }
         let request = Request::from_parts(parts, body);
         let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            PageError::status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                texts.t("error.too_large"),
-                texts,
-            )
+            PageError::status(ErrorCode::BodyTooLarge, texts.t("error.too_large"), texts)
         })?;
         check_token(&viewer, form_field(&bytes, CSRF_FIELD).as_deref())?;
         let input = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|error| {
-            PageError::status(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_form",
-                &error.to_string(),
-                texts,
-            )
+            PageError::status(ErrorCode::InvalidForm, &error.to_string(), texts)
         })?;
         Ok(Self { viewer, input })
     }
@@ -227,24 +211,26 @@ fn form_field(bytes: &[u8], name: &str) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
+/// Compares tokens in time that does not depend on where they differ.
+pub(crate) fn same_token(sent: &str, expected: &str) -> bool {
+    sent.len() == expected.len()
+        && sent
+            .bytes()
+            .zip(expected.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
 /// Refuses a form whose token is missing or is not this browser's.
 pub(crate) fn check_token(viewer: &Viewer, sent: Option<&str>) -> Result<(), PageError> {
     let expected = &viewer.csrf;
-    let matches = viewer.new_csrf_cookie.is_none()
-        && sent.is_some_and(|sent| {
-            sent.len() == expected.len()
-                && sent
-                    .bytes()
-                    .zip(expected.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        });
+    let matches =
+        viewer.new_csrf_cookie.is_none() && sent.is_some_and(|sent| same_token(sent, expected));
     if matches {
         Ok(())
     } else {
         Err(PageError::status(
-            StatusCode::FORBIDDEN,
-            "invalid_form_token",
+            ErrorCode::InvalidFormToken,
             viewer.texts.t("error.form_token"),
             viewer.texts,
         ))

@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::StatusCode;
+use ganglion_app::ErrorCode;
 use ganglion_app::{RowError, Silent};
 use maud::html;
 
@@ -85,9 +86,7 @@ pub(crate) async fn import(State(state): State<AppState>, request: Request) -> P
     .await?;
     viewer.require_sign_in()?;
     let texts = viewer.texts;
-    let bad_form = |message: String| {
-        PageError::status(StatusCode::BAD_REQUEST, "invalid_form", &message, texts)
-    };
+    let bad_form = |message: String| PageError::status(ErrorCode::InvalidForm, &message, texts);
     let mut multipart = Multipart::from_request(Request::from_parts(parts, body), &state)
         .await
         .map_err(|rejection| bad_form(rejection.body_text()))?;
@@ -114,12 +113,8 @@ pub(crate) async fn import(State(state): State<AppState>, request: Request) -> P
     }
     check_token(&viewer, token.as_deref())?;
     let Some((name, bytes)) = file else {
-        let error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "missing_file",
-            texts.t("import.no_file"),
-        )
-        .with_field("file");
+        let error =
+            ApiError::new(ErrorCode::MissingFile, texts.t("import.no_file")).with_field("file");
         return Ok(import_page(
             &viewer,
             error.status,

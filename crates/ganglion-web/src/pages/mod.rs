@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub(crate) use forms::{same_token, session_form_token};
 pub(crate) use shell::{PageError, PageResult};
 
 use crate::AppState;

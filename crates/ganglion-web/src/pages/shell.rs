@@ -4,6 +4,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ganglion_app::AppError;
+use ganglion_app::ErrorCode;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 
 use super::assets;
@@ -33,9 +34,9 @@ impl PageError {
         }
     }
 
-    pub fn status(status: StatusCode, code: &str, message: &str, texts: &'static Texts) -> Self {
+    pub fn status(code: ErrorCode, message: &str, texts: &'static Texts) -> Self {
         PageError::Shown {
-            error: Box::new(ApiError::new(status, code, message)),
+            error: Box::new(ApiError::new(code, message)),
             texts,
         }
     }

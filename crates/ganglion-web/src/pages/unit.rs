@@ -4,6 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use ganglion_app::ErrorCode;
 use ganglion_app::{MoveUnit, NewUnitInput, UnitPatch, UnitView};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -464,7 +465,7 @@ pub(crate) async fn move_unit(
         match app.unit_by_code(&viewer.ctx, code).await {
             Ok(parent) => Ok(Some(parent.id)),
             Err(ganglion_app::AppError::NotFound { .. }) => Err(ganglion_app::AppError::Invalid {
-                code: "unknown_parent",
+                code: ErrorCode::UnknownParent,
                 message: format!("there is no unit with code {code}"),
                 field: Some("parent".into()),
             }),
@@ -501,8 +502,7 @@ pub(crate) async fn remove_unit(
     let texts: &Texts = viewer.texts;
     if input.confirm.as_deref() != Some("yes") {
         let error = ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "confirmation_required",
+            ErrorCode::ConfirmationRequired,
             texts.t("unit.remove_unconfirmed"),
         )
         .with_field("confirm");

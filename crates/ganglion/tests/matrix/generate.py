@@ -170,6 +170,18 @@ ROUTES = [
     ("GET", "/api/v1/units/{id}/assignments.ics", lambda r, rel: path_read(r, rel)),
     ("GET", "/api/v1/assignments/{assignment}", lambda r, rel: path_read(r, rel)),
     ("POST", "/api/v1/assignments/{assignment}/transition", lambda r, rel: transition(r, rel)),
+    ("GET", "/api/v1/directives/{directive}/plans", lambda r, rel: directive_read(r, rel)),
+    ("GET", "/api/v1/units/{id}/directives", lambda r, rel: path_read(r, rel)),
+    # What is overdue under a unit is read as the unit is.
+    ("GET", "/api/v1/units/{id}/attention", lambda r, rel: path_read(r, rel)),
+    # Programmes: {programme} is owned by the unit at the relation and has no project yet,
+    # so it is seen exactly where its owner is, and written by those who write there.
+    ("POST", "/api/v1/programmes", lambda r, rel: reference(r, rel, "201", "unknown_unit")),
+    ("GET", "/api/v1/programmes/{programme}", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/programmes/{programme}/progress", lambda r, rel: path_read(r, rel)),
+    ("GET", "/api/v1/programmes/{programme}/projects", lambda r, rel: path_read(r, rel)),
+    ("POST", "/api/v1/programmes/{programme}/projects", lambda r, rel: path_write(r, rel, "201")),
+    ("POST", "/api/v1/programmes/{programme}/projects.csv", lambda r, rel: path_write(r, rel, "200")),
 ]
 
 UNRELATED = [
@@ -182,6 +194,7 @@ UNRELATED = [
     ("GET", "/api/v1/export/units", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/export/people", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/audit", lambda r: "401" if r == "anonymous" else "200"),
+    ("GET", "/api/v1/programmes", lambda r: "401" if r == "anonymous" else "200"),
     ("GET", "/api/v1/audit/verify", lambda r: "401" if r == "anonymous" else "200" if r == "admin" else "403"),
 ]
 

@@ -13,6 +13,15 @@ pub use ganglion_testkit::backends;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 
+/// The HTTP settings of a test server, given explicitly: rate limits far above what a
+/// test sends (the rate-limit tests give their own).
+pub fn test_settings() -> ganglion_web::Settings {
+    ganglion_web::Settings {
+        rate_limit: "100000/100000".parse().unwrap(),
+        trusted_proxies: Vec::new(),
+    }
+}
+
 pub struct TestServer {
     pub base: String,
     /// The token requests carry unless told otherwise: the administrator's.
@@ -47,15 +56,20 @@ impl Answer {
 impl TestServer {
     /// A server on an initialized, empty organization with the party template.
     pub async fn start(backend: TestBackend) -> Self {
-        Self::start_with(backend, None).await
+        Self::start_with(backend, None, test_settings()).await
     }
 
     /// The same, reading the time from a clock the test moves.
     pub async fn start_with_clock(backend: TestBackend, clock: ganglion_app::ManualClock) -> Self {
-        Self::start_with(backend, Some(clock)).await
+        Self::start_with(backend, Some(clock), test_settings()).await
     }
 
-    async fn start_with(backend: TestBackend, clock: Option<ganglion_app::ManualClock>) -> Self {
+    /// The same, reading the time from `clock` if given, with these HTTP settings.
+    pub async fn start_with(
+        backend: TestBackend,
+        clock: Option<ganglion_app::ManualClock>,
+        settings: ganglion_web::Settings,
+    ) -> Self {
         // The server's own log of failures shows with a failing test's output.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("warn,sqlx=error")
@@ -69,7 +83,7 @@ impl TestServer {
         app.create_admin(ADMIN_PASSWORD)
             .await
             .expect("an administrator");
-        let mut server = Self::serve(app, database).await;
+        let mut server = Self::serve_with(app, database, settings).await;
         server.token = Some(server.login("admin", ADMIN_PASSWORD).await);
         server
     }
@@ -131,13 +145,22 @@ impl TestServer {
     }
 
     pub async fn serve(app: App, database: TestDatabase) -> Self {
+        Self::serve_with(app, database, test_settings()).await
+    }
+
+    /// Serves `app` with these HTTP settings.
+    pub async fn serve_with(
+        app: App,
+        database: TestDatabase,
+        settings: ganglion_web::Settings,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn({
             let app = app.clone();
             async move {
-                ganglion_web::serve(listener, app, async {
+                ganglion_web::serve_with(listener, app, settings, async {
                     let _ = stopped.await;
                 })
                 .await

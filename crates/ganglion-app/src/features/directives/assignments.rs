@@ -26,6 +26,7 @@ use crate::tracking::{
     directive_metric_specs, parse_item_id, BatchJob, ItemChange, MetricSpec, Refusal, SourceFacts,
     SourceKey, Step, Transition, Written,
 };
+use crate::ErrorCode;
 use crate::{clock, App, AppError, Audit, Ctx};
 
 /// The notes on the path from the issuer down to `unit`, top first, out of all the
@@ -325,7 +326,7 @@ fn inbox_state(text: &str) -> Result<Vec<(ganglion_core::Kind, u8)>, AppError> {
         .collect();
     if states.is_empty() {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "state",
             "not a state of an assignment",
         ));

@@ -17,6 +17,7 @@ use crate::features::check_text;
 use crate::tracking::model::deadline;
 use crate::tracking::{SourceKey, MAX_METRIC_VALUE};
 use crate::units::{parse_unit_id, unknown_reference};
+use crate::ErrorCode;
 use crate::{clock, AppError, Audit, Ctx};
 
 const MAX_TITLE_CHARS: usize = 200;
@@ -45,7 +46,7 @@ pub(crate) struct CheckedDraft {
 pub(crate) fn check_due(text: &str, field: &str) -> Result<Date, AppError> {
     clock::parse_date(text).ok_or_else(|| {
         AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             field,
             "a date is written YYYY-MM-DD, in the years 1 to 9999",
         )
@@ -62,7 +63,7 @@ fn check_metric(metric: Option<Metric>) -> Result<Option<MetricRow>, AppError> {
         || !(0.0..=MAX_METRIC_VALUE).contains(&metric.target_per_unit)
     {
         return Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             "metric.target_per_unit",
             format!("the target is a number from 0 to {MAX_METRIC_VALUE:e}"),
         ));
@@ -153,14 +154,14 @@ impl Directives<'_> {
         if !target.units.is_empty() {
             if target.under.is_some() || !target.kinds.is_empty() || !target.tags.is_empty() {
                 return Err(AppError::invalid(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "target.units",
                     "a target names its units, or a subtree with kinds and tags, not both",
                 ));
             }
             if target.units.len() > MAX_TARGET_UNITS {
                 return Err(AppError::invalid(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     "target.units",
                     format!("a target names at most {MAX_TARGET_UNITS} units"),
                 ));
@@ -174,7 +175,7 @@ impl Directives<'_> {
                 }
                 if !app.tree().is_within(unit, issuer) {
                     return Err(AppError::invalid(
-                        "target_outside_issuer",
+                        ErrorCode::TargetOutsideIssuer,
                         &field,
                         "a directive's target lies in its issuer's subtree",
                     ));
@@ -198,7 +199,7 @@ impl Directives<'_> {
         }
         if !app.tree().is_within(under, issuer) {
             return Err(AppError::invalid(
-                "target_outside_issuer",
+                ErrorCode::TargetOutsideIssuer,
                 "target.under",
                 "a directive's target lies in its issuer's subtree",
             ));
@@ -206,7 +207,7 @@ impl Directives<'_> {
         for kind in &target.kinds {
             if app.template.kind(kind).is_none() {
                 return Err(AppError::invalid(
-                    "unknown_kind",
+                    ErrorCode::UnknownKind,
                     "target.kinds",
                     format!("this organization has no kind {kind:?}"),
                 ));
@@ -214,8 +215,9 @@ impl Directives<'_> {
         }
         let mut tags = Vec::new();
         for tag in &target.tags {
-            let tag = ganglion_core::Tag::parse(tag)
-                .map_err(|error| AppError::invalid("invalid_value", "target.tags", error.0))?;
+            let tag = ganglion_core::Tag::parse(tag).map_err(|error| {
+                AppError::invalid(ErrorCode::InvalidValue, "target.tags", error.0)
+            })?;
             tags.push(tag.as_str().to_owned());
         }
         Ok(TargetRule {
@@ -236,7 +238,11 @@ impl Directives<'_> {
         let parent = match &input.parent_directive {
             Some(text) => {
                 let id: DirectiveId = text.parse().map_err(|_| {
-                    AppError::invalid("invalid_id", "parent_directive", "not a directive id")
+                    AppError::invalid(
+                        ErrorCode::InvalidId,
+                        "parent_directive",
+                        "not a directive id",
+                    )
                 })?;
                 // The issuer must have received the parent: it breaks it into tasks.
                 let received = match app.store.directive(id).await? {
@@ -247,7 +253,7 @@ impl Directives<'_> {
                 };
                 if !received {
                     return Err(AppError::invalid(
-                        "parent_not_received",
+                        ErrorCode::ParentNotReceived,
                         "parent_directive",
                         "the issuer did not receive that directive",
                     ));
@@ -306,7 +312,7 @@ impl Directives<'_> {
         let app = self.app;
         let row = self.own(ctx, id, "directive.update").await?;
         let not_draft = || AppError::Conflict {
-            code: "not_draft",
+            code: ErrorCode::NotDraft,
             message: "only a draft can be edited; this directive was issued".into(),
         };
         if row.state != DirectiveState::Draft {
@@ -415,7 +421,7 @@ impl Directives<'_> {
             .ok_or(AppError::NotFound { what: "directive" })?;
         if row.state != DirectiveState::Draft {
             return Err(AppError::Conflict {
-                code: "not_draft",
+                code: ErrorCode::NotDraft,
                 message: format!("this directive is {}, not a draft", row.state.as_str()),
             });
         }
@@ -533,7 +539,7 @@ impl Directives<'_> {
         );
         if !allowed || row.programme.is_some() {
             return Err(AppError::Conflict {
-                code: "directive_not_open",
+                code: ErrorCode::DirectiveNotOpen,
                 message: if row.programme.is_some() {
                     "a programme's year of projects ends with its programme".into()
                 } else {
@@ -579,7 +585,7 @@ impl Directives<'_> {
         let text = check_text("text", &input.text, MAX_BODY_CHARS, true)?;
         if row.state != DirectiveState::Issued {
             return Err(AppError::Conflict {
-                code: "directive_not_open",
+                code: ErrorCode::DirectiveNotOpen,
                 message: format!(
                     "guidance is added to an issued directive; this one is {}",
                     row.state.as_str()
@@ -589,7 +595,7 @@ impl Directives<'_> {
         let on_the_way = unit == row.issuer || app.tree().is_within(unit, row.target_under());
         if !on_the_way {
             return Err(AppError::invalid(
-                "not_on_the_way",
+                ErrorCode::NotOnTheWay,
                 "unit",
                 "guidance comes from the issuer or a unit the directive was conveyed through",
             ));

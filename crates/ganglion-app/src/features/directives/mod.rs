@@ -17,6 +17,7 @@ pub use queries::DirectiveListQuery;
 pub use views::*;
 
 use crate::tracking::SourceKey;
+use crate::ErrorCode;
 use crate::{App, AppError, Ctx};
 
 /// The use cases of directives and their assignments.
@@ -43,7 +44,7 @@ pub(crate) fn parse_kind(text: Option<&str>) -> Result<Kind, AppError> {
             .filter(|kind| kind.is_directive_kind())
             .ok_or_else(|| {
                 AppError::invalid(
-                    "unknown_kind",
+                    ErrorCode::UnknownKind,
                     "kind",
                     "a directive is of kind directive, pledge or project",
                 )

@@ -29,6 +29,7 @@ use crate::tracking::counts::subtree_tally;
 use crate::tracking::model::deadline;
 use crate::tracking::{ItemChange, MetricSpec, SourceKey};
 use crate::units::{parse_unit_id, unknown_reference};
+use crate::ErrorCode;
 use crate::{clock, App, AppError, Audit, Ctx, RowError};
 
 /// The use cases of programmes and their projects.
@@ -81,7 +82,7 @@ fn check_key(key: &str, field: &str) -> Result<String, AppError> {
         Ok(key.to_owned())
     } else {
         Err(AppError::invalid(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             field,
             "a metric key is 1 to 40 lowercase letters, digits or _",
         ))
@@ -233,14 +234,14 @@ impl Programmes<'_> {
         )?;
         if !(1..=9999).contains(&input.start_year) {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "start_year",
                 "a year is from 1 to 9999",
             ));
         }
         if !(1..=MAX_YEARS).contains(&input.years) || input.start_year + input.years - 1 > 9999 {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "years",
                 format!("a programme lasts 1 to {MAX_YEARS} years, ending by 9999"),
             ));
@@ -251,7 +252,7 @@ impl Programmes<'_> {
             let key = check_key(&metric.key, &field("key"))?;
             if metrics.iter().any(|m: &MetricSpecRow| m.key == key) {
                 return Err(AppError::invalid(
-                    "invalid_value",
+                    ErrorCode::InvalidValue,
                     &field("key"),
                     "metric keys are unique",
                 ));
@@ -260,7 +261,7 @@ impl Programmes<'_> {
                 None => Aggregate::Sum,
                 Some(text) => Aggregate::parse(text).ok_or_else(|| {
                     AppError::invalid(
-                        "invalid_value",
+                        ErrorCode::InvalidValue,
                         &field("aggregate"),
                         "an aggregate is sum, avg, min, max or last",
                     )
@@ -275,7 +276,7 @@ impl Programmes<'_> {
         }
         if metrics.len() > 8 {
             return Err(AppError::invalid(
-                "invalid_value",
+                ErrorCode::InvalidValue,
                 "metrics",
                 "a programme's projects report at most 8 metrics",
             ));
@@ -300,7 +301,11 @@ impl Programmes<'_> {
         let mut year_ids = Vec::new();
         for year in input.start_year..input.start_year + input.years {
             let due = last_day(year).ok_or_else(|| {
-                AppError::invalid("invalid_value", "start_year", "a year is from 1 to 9999")
+                AppError::invalid(
+                    ErrorCode::InvalidValue,
+                    "start_year",
+                    "a year is from 1 to 9999",
+                )
             })?;
             let year_title = format!("{title} — {year}");
             let directive = tx
@@ -403,7 +408,7 @@ impl Programmes<'_> {
         }
         if !app.tree().is_within(unit, loaded.row.owner) {
             return Err(AppError::invalid(
-                "unit_outside_owner",
+                ErrorCode::UnitOutsideOwner,
                 unit_field,
                 "a project's unit lies in the programme owner's subtree",
             ));
@@ -411,7 +416,7 @@ impl Programmes<'_> {
         let last = loaded.row.start_year + loaded.row.years - 1;
         let Some(directive) = loaded.year(input.year) else {
             return Err(AppError::invalid(
-                "year_outside_programme",
+                ErrorCode::YearOutsideProgramme,
                 "year",
                 format!(
                     "the programme runs from {} to {last}",
@@ -477,7 +482,7 @@ impl Programmes<'_> {
             .map_err(|rows| AppError::Rows { rows })?;
         if records.len() > MAX_IMPORT_ROWS {
             return Err(AppError::invalid(
-                "too_many_rows",
+                ErrorCode::TooManyRows,
                 "file",
                 format!("a file adds at most {MAX_IMPORT_ROWS} projects"),
             ));
@@ -773,14 +778,14 @@ impl Programmes<'_> {
         let after = decode_number_cursor::<ItemId>(query.cursor.as_deref())?;
         let state = match &query.state {
             Some(text) => Some(Kind::Project.workflow().state(text).ok_or_else(|| {
-                AppError::invalid("invalid_value", "state", "not a state of a project")
+                AppError::invalid(ErrorCode::InvalidValue, "state", "not a state of a project")
             })?),
             None => None,
         };
         if let Some(year) = query.year {
             if loaded.year(year).is_none() {
                 return Err(AppError::invalid(
-                    "year_outside_programme",
+                    ErrorCode::YearOutsideProgramme,
                     "year",
                     "that year is not in the programme",
                 ));

@@ -352,6 +352,11 @@ pub struct DemoScenarios {
     pub goal: String,
     pub plans: usize,
     pub reports: usize,
+    /// Scenario 7: the regional development programme, and how many projects it has.
+    pub programme: String,
+    pub projects: usize,
+    /// Scenario 12: a letter of pledge some counties are late with.
+    pub pledge: String,
 }
 
 /// A number from 0 to 99 that is the same for the same inputs: the demo's progress is
@@ -570,11 +575,15 @@ impl App {
                 result?;
             }
         }
+        let programme = self.play_programme_demo(ctx).await?;
         Ok(DemoScenarios {
             decision: decision.id,
             goal: goal.id,
             plans,
             reports,
+            programme: programme.programme,
+            projects: programme.projects,
+            pledge: programme.pledge,
         })
     }
 }

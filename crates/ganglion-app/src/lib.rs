@@ -47,9 +47,9 @@ pub use features::directives::{
     SeriesDay, StateCounts, Target,
 };
 pub use features::programmes::{
-    ChildProgress, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress, ProgrammeView,
-    ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView, YearProgress,
-    PROJECTS_CSV_HEADER,
+    ChildProgress, ChildYear, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress,
+    ProgrammeView, ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView,
+    YearProgress, PROJECTS_CSV_HEADER,
 };
 pub use import::{ImportRow, ImportSummary, Progress, Silent};
 pub use notes::{NewNote, NoteView};

@@ -21,15 +21,15 @@ use serde_json::json;
 
 const PASSWORD: &str = "bench-password-long";
 
-fn ms(started: Instant) -> f64 {
+pub(crate) fn ms(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1e3
 }
 
-fn round(value: f64) -> f64 {
+pub(crate) fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-fn line(
+pub(crate) fn line(
     bench: &str,
     backend: &str,
     units: u64,
@@ -56,7 +56,7 @@ fn line(
 }
 
 /// The median time of `runs` calls, in milliseconds.
-async fn median_ms<F, Fut>(runs: usize, mut call: F) -> f64
+pub(crate) async fn median_ms<F, Fut>(runs: usize, mut call: F) -> f64
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ()>,

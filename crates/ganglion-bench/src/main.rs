@@ -10,6 +10,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 mod directives;
+mod tracking;
 
 // The same allocator as the `ganglion` binary, so that the benchmark measures it.
 #[global_allocator]
@@ -51,6 +52,24 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         clients: usize,
     },
+    /// The tracking engine: a programme's progress, everything overdue at the root,
+    /// memory with ended directives out of it, and an ended directive's roll-up read
+    /// from the store, against the plain SQL ways.
+    Tracking {
+        #[arg(long, default_value_t = 1_000_000)]
+        units: u64,
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Live directives, each to one county's subtree.
+        #[arg(long, default_value_t = 1_000)]
+        live: usize,
+        /// Ended directives, each to a primary unit's subtree.
+        #[arg(long, default_value_t = 10_000)]
+        ended: usize,
+        /// Projects in each of the two programmes.
+        #[arg(long, default_value_t = 100_000)]
+        projects: usize,
+    },
 }
 
 fn main() {
@@ -64,6 +83,15 @@ fn main() {
         } => tokio::runtime::Runtime::new()
             .expect("a runtime")
             .block_on(directives::run(units, &backend, transitions, clients)),
+        Bench::Tracking {
+            units,
+            backend,
+            live,
+            ended,
+            projects,
+        } => tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(tracking::run(units, &backend, live, ended, projects)),
     }
 }
 

@@ -2,7 +2,7 @@
 //! data: a raw conveyance, roll-ups asked of the database, and plain durable updates.
 //! Nothing in the product calls these.
 
-use ganglion_core::{DirectiveId, ItemId, UnitId};
+use ganglion_core::{DirectiveId, ItemId, Kind, UnitId};
 use sqlx::Row;
 
 use crate::{Store, StoreError};
@@ -90,6 +90,104 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Spreads the items of these kinds over `states` states (by id), as if worked:
+    /// setting up a benchmark, not a way of the product.
+    pub async fn baseline_scatter_states(
+        &self,
+        kinds: &[&str],
+        states: i64,
+        seed: i64,
+    ) -> Result<(), StoreError> {
+        for kind in kinds {
+            let done = Kind::parse(kind).map_or(-1, |kind| {
+                (0..kind.workflow().states.len() as u8)
+                    .find(|state| kind.workflow().is_done(*state))
+                    .map_or(-1, i64::from)
+            });
+            sqlx::query(
+                "UPDATE items SET state = (id * $2) % $3, \
+                 done_at = CASE WHEN (id * $2) % $3 = $4 THEN updated_at END WHERE kind = $1",
+            )
+            .bind(*kind)
+            .bind(seed)
+            .bind(states)
+            .bind(done)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A programme's projects under a path range, counted per year and state with
+    /// `GROUP BY`: `(year, state, count)`.
+    pub async fn baseline_programme_progress(
+        &self,
+        programme: i64,
+        range: &(String, String),
+    ) -> Result<Vec<(i64, i64, u64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.year, CAST(i.state AS INTEGER), COUNT(*) FROM projects p \
+             JOIN items i ON i.id = p.item_id JOIN units u ON u.id = i.unit_id \
+             WHERE p.programme_id = $1 AND u.path >= $2 AND u.path < $3 \
+             GROUP BY p.year, i.state",
+        )
+        .persistent(false)
+        .bind(programme)
+        .bind(range.0.as_str())
+        .bind(range.1.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let year: i64 = row.try_get(0)?;
+                let state: i32 = row.try_get(1)?;
+                let count: i64 = row.try_get(2)?;
+                Ok((year, i64::from(state), count as u64))
+            })
+            .collect()
+    }
+
+    /// What is overdue on `today` under a path range, the plain way: counted by kind,
+    /// and the `first` most overdue listed. Returns the count and how many were listed.
+    pub async fn baseline_attention(
+        &self,
+        range: &(String, String),
+        today: &str,
+        first: u32,
+    ) -> Result<(u64, usize), StoreError> {
+        let from = "FROM items i JOIN units u ON u.id = i.unit_id \
+             JOIN directives d ON d.id = i.source_id AND d.kind = i.kind \
+             WHERE u.path >= $1 AND u.path < $2 AND d.state = 'issued' \
+             AND i.done_at IS NULL AND i.due < $3";
+        let counts = sqlx::query(&format!("SELECT i.kind, COUNT(*) {from} GROUP BY i.kind"))
+            .persistent(false)
+            .bind(range.0.as_str())
+            .bind(range.1.as_str())
+            .bind(today)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut total = 0u64;
+        for row in &counts {
+            let count: i64 = row.try_get(1)?;
+            total += count as u64;
+        }
+        if first == 0 {
+            return Ok((total, 0));
+        }
+        let listed = sqlx::query(&format!(
+            "SELECT i.id, i.due, d.title, u.name {from} ORDER BY i.due, i.id LIMIT {first}"
+        ))
+        .persistent(false)
+        .bind(range.0.as_str())
+        .bind(range.1.as_str())
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((total, listed.len()))
     }
 }
 

@@ -179,6 +179,30 @@ impl Store {
         row.as_ref().map(project_from_row).transpose()
     }
 
+    /// What these items are as projects, for those that are.
+    pub async fn projects_of_items(
+        &self,
+        ids: &[ItemId],
+    ) -> Result<std::collections::HashMap<ItemId, ProjectRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Default::default());
+        }
+        let list: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+        let sql = format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects p WHERE p.item_id IN ({})",
+            crate::json_ids(self.backend, "$1")
+        );
+        let mut reading = self.pool.begin().await?;
+        let projects = reading
+            .fetch(
+                &sql,
+                vec![serde_json::Value::from(list).to_string().into()],
+                |row| project_from_row(row),
+            )
+            .await?;
+        Ok(projects.into_iter().map(|p| (p.item, p)).collect())
+    }
+
     /// A programme's projects matching the filter, by id after `after`.
     pub async fn projects(
         &self,

@@ -425,12 +425,17 @@ async fn fill_demo(app: &App, units: u64) -> Result<()> {
     let scenarios = app.play_demo_scenarios(&Ctx::operator()).await?;
     println!(
         "Played the scenarios in {:.1} s: the centre's decision (directive {}) with {} county plans, \
-         the grain goal of the rural ri committees (directive {}), {} reports of progress.",
+         the grain goal of the rural ri committees (directive {}), {} reports of progress, \
+         the regional development programme (programme {}, {} projects) and a letter of pledge \
+         (directive {}).",
         started.elapsed().as_secs_f64(),
         scenarios.decision,
         scenarios.plans,
         scenarios.goal,
-        scenarios.reports
+        scenarios.reports,
+        scenarios.programme,
+        scenarios.projects,
+        scenarios.pledge
     );
     println!("Demo logins (password {}):", ganglion_app::DEMO_PASSWORD);
     for login in logins {

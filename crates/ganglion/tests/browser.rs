@@ -30,6 +30,17 @@ fn screenshot_dir(backend: &str) -> PathBuf {
     target.join("screenshots").join(backend)
 }
 
+/// Every browser test file: `*.test.mjs` in the browser folder, in name order.
+fn browser_tests() -> Vec<String> {
+    let mut files: Vec<String> = std::fs::read_dir(browser_dir())
+        .expect("the browser tests' folder")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    files
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pages_work_in_chromium() {
     let missing: Vec<String> = [
@@ -77,7 +88,7 @@ async fn the_pages_work_in_chromium() {
         let output = tokio::process::Command::new("node")
             .arg("--test")
             .arg("--test-reporter=spec")
-            .arg("ui.test.mjs")
+            .args(browser_tests())
             .current_dir(browser_dir())
             .env("GANGLION_URL", &server.base)
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)

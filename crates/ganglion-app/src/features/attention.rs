@@ -143,15 +143,20 @@ impl App {
         };
         let label = |unit| labels.get(&unit).cloned().unwrap_or_default();
         let more = overdue.total as usize > offset + limit;
+        let page: Vec<_> = overdue.first.iter().skip(offset).take(limit).collect();
+        let project_ids: Vec<_> = page
+            .iter()
+            .filter(|item| item.kind == Kind::Project)
+            .map(|item| item.item)
+            .collect();
+        let projects = self.store.projects_of_items(&project_ids).await?;
         let mut items = Vec::new();
-        for item in overdue.first.iter().skip(offset).take(limit) {
+        for item in page {
             let (unit_name, unit_code) = label(item.unit);
-            let mut title = titles.get(&item.source).cloned().unwrap_or_default();
-            if item.kind == Kind::Project {
-                if let Some(project) = self.store.project(item.item).await? {
-                    title = project.title;
-                }
-            }
+            let title = match projects.get(&item.item) {
+                Some(project) => project.title.clone(),
+                None => titles.get(&item.source).cloned().unwrap_or_default(),
+            };
             let due_day = time::OffsetDateTime::from_unix_timestamp(item.deadline - 1)
                 .map(|at| clock::format_date(at.date()))
                 .unwrap_or_default();

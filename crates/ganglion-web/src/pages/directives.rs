@@ -647,6 +647,17 @@ async fn assignment_view(
         (breadcrumbs(texts, &ancestors, &assignment.title))
         h1 { (assignment.title) }
         p { (state_badge(texts, &assignment.state, assignment.overdue)) " " (texts.f("dir.due", &[("date", &assignment.due)])) }
+        @if let Some(project) = &assignment.project {
+            p class="meta" {
+                a href={ "/programmes/" (project.programme) } { (texts.t("prog.open_programme")) }
+                " · " (texts.t("prog.year")) " " (project.year) " · " (project.kind)
+            }
+        }
+        @if !assignment.metrics.is_empty() {
+            p class="meta" {
+                @for (key, value) in &assignment.metrics { span class="count" { (key) ": " strong { (texts.number_f64(*value)) } } " " }
+            }
+        }
         @if let Some(error) = error { (error_box(texts, error)) }
         section aria-labelledby="text-heading" {
             h2 id="text-heading" { (texts.t("asg.text")) }

@@ -92,6 +92,22 @@ impl Texts {
         }
         out
     }
+
+    /// A measured quantity for people: thousands grouped, up to two decimals.
+    pub fn number_f64(&self, value: f64) -> String {
+        if !value.is_finite() {
+            return "—".into();
+        }
+        let rounded = (value * 100.0).round() / 100.0;
+        let whole = rounded.trunc().abs() as u64;
+        let fraction = ((rounded.abs() - whole as f64) * 100.0).round() as u64;
+        let sign = if rounded < 0.0 { "-" } else { "" };
+        match fraction {
+            0 => format!("{sign}{}", self.number(whole)),
+            f if f % 10 == 0 => format!("{sign}{}.{}", self.number(whole), f / 10),
+            f => format!("{sign}{}.{f:02}", self.number(whole)),
+        }
+    }
 }
 
 /// The language for a request: the chosen one if a cookie names it, else the first of

@@ -3,6 +3,7 @@
 //! themselves. Every form carries a CSRF token; no GET changes anything.
 
 mod assets;
+mod attention;
 mod audit;
 mod auth;
 mod directives;
@@ -12,6 +13,7 @@ mod import;
 mod org;
 mod people;
 mod picture;
+mod programmes;
 mod shell;
 mod unit;
 mod view;
@@ -56,6 +58,13 @@ pub(crate) fn routes() -> Router<AppState> {
             "/directives/{id}/{action}",
             post(directives::directive_action),
         )
+        .route("/units/{id}/attention", get(attention::attention_page))
+        .route(
+            "/programmes",
+            get(programmes::programmes_page).post(programmes::create_programme),
+        )
+        .route("/programmes/{id}", get(programmes::programme_page))
+        .route("/programmes/{id}/projects", post(programmes::add_project))
         .route("/assignments/{id}", get(directives::assignment_page))
         .route("/assignments/{id}/transition", post(directives::transition))
         .route(

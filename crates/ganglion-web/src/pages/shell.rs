@@ -171,6 +171,7 @@ pub(crate) const NAVIGATION: &[(&str, &str)] = &[
     ("/work", "nav.work"),
     ("/org", "nav.organization"),
     ("/org/picture", "nav.picture"),
+    ("/programmes", "nav.programmes"),
     ("/audit", "nav.audit"),
     ("/import", "nav.import"),
 ];

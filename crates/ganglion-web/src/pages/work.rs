@@ -34,6 +34,24 @@ pub(crate) async fn my_work(State(state): State<AppState>, viewer: Viewer) -> Pa
     };
     let post_unit_ids: Vec<String> = me.posts.iter().map(|post| post.unit.clone()).collect();
     let waiting = super::directives::waiting_for(&state, &viewer, &post_unit_ids).await?;
+    // What is overdue under the units one holds authority in: the first thing seen.
+    let mut overdue = Vec::new();
+    for post in me.posts.iter().filter(|post| post.role != "member") {
+        let attention = app
+            .attention(
+                &viewer.ctx,
+                &post.unit,
+                ganglion_app::AttentionQuery {
+                    limit: Some(5),
+                    cursor: None,
+                },
+            )
+            .await
+            .or_page(&viewer)?;
+        if attention.counts.total() > 0 {
+            overdue.push((post.unit.clone(), post.unit_code.clone(), attention));
+        }
+    }
     let greeting = match &me.person {
         Some(person) => texts.f(
             "work.greeting_person",
@@ -44,6 +62,17 @@ pub(crate) async fn my_work(State(state): State<AppState>, viewer: Viewer) -> Pa
     let body = html! {
         h1 { (texts.t("work.title")) }
         p class="lead" { (greeting) }
+        @if !overdue.is_empty() {
+            section class="attention-panel" aria-labelledby="attention-heading" {
+                h2 id="attention-heading" { (texts.t("att.panel")) }
+                @for (unit, code, attention) in &overdue {
+                    h3 { a href={ "/units/" (unit) "/attention" } { (code) } }
+                    p { (super::attention::counts_line(texts, &attention.counts)) }
+                    (super::attention::items_table(texts, attention))
+                    p { a href={ "/units/" (unit) "/attention" } { (texts.t("att.all")) } }
+                }
+            }
+        }
         section aria-labelledby="posts-heading" {
             h2 id="posts-heading" { (texts.t("work.posts")) }
             @if me.posts.is_empty() && !me.admin {

@@ -8,6 +8,7 @@
 //! exactly as every other tracked item, and this module is only what a programme adds:
 //! its years, its projects' names and kinds, and progress over all its years at once.
 
+mod demo;
 mod views;
 
 use std::collections::{BTreeMap, HashMap};
@@ -690,7 +691,9 @@ impl Programmes<'_> {
         let now = self.app.now_seconds();
         let workflow = Kind::Project.workflow();
         let mut years = Vec::with_capacity(loaded.years.len());
-        let mut children: Vec<(UnitId, Tally)> = Vec::new();
+        // Per child: its tally over every year, and year by year.
+        type ByChild = (UnitId, Tally, Vec<(i32, Tally)>);
+        let mut children: Vec<ByChild> = Vec::new();
         for directive in &loaded.years {
             let key = SourceKey::of_directive(directive);
             let (total, by_child) = self
@@ -700,8 +703,9 @@ impl Programmes<'_> {
                         .unwrap_or_else(|| (Tally::default(), Vec::new()))
                 })
                 .await?;
+            let year = directive.programme.map_or(0, |(_, y)| y);
             years.push(YearProgress {
-                year: directive.programme.map_or(0, |(_, y)| y),
+                year,
                 directive: directive.id.to_string(),
                 planned: total.total(),
                 states: StateCounts::of(workflow, &total),
@@ -709,17 +713,20 @@ impl Programmes<'_> {
                 overdue: total.overdue,
             });
             for (child, tally) in by_child {
-                match children.iter_mut().find(|(c, _)| *c == child) {
-                    Some((_, sum)) => sum.add(&tally),
-                    None => children.push((child, tally)),
+                match children.iter_mut().find(|(c, _, _)| *c == child) {
+                    Some((_, sum, by_year)) => {
+                        sum.add(&tally);
+                        by_year.push((year, tally));
+                    }
+                    None => children.push((child, tally.clone(), vec![(year, tally)])),
                 }
             }
         }
         let tree = self.app.tree();
-        children.sort_by_key(|(child, _)| tree.position(*child));
+        children.sort_by_key(|(child, _, _)| tree.position(*child));
         let children = children
             .iter()
-            .map(|(child, tally)| ChildProgress {
+            .map(|(child, tally, by_year)| ChildProgress {
                 unit: child.to_string(),
                 name: tree.name(*child).to_owned(),
                 code: tree.code(*child).to_owned(),
@@ -727,6 +734,16 @@ impl Programmes<'_> {
                 states: StateCounts::of(workflow, tally),
                 in_operation: tally.done,
                 overdue: tally.overdue,
+                years: by_year
+                    .iter()
+                    .map(|(year, tally)| ChildYear {
+                        year: *year,
+                        planned: tally.total(),
+                        states: StateCounts::of(workflow, tally),
+                        in_operation: tally.done,
+                        overdue: tally.overdue,
+                    })
+                    .collect(),
             })
             .collect();
         Ok(ProgrammeProgress {

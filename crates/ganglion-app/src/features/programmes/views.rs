@@ -100,12 +100,25 @@ pub struct YearProgress {
     pub overdue: u32,
 }
 
-/// One child of the unit, over every year.
+/// One child of the unit, over every year, and year by year.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ChildProgress {
     pub unit: String,
     pub name: String,
     pub code: String,
+    pub planned: u32,
+    #[schema(value_type = std::collections::BTreeMap<String, u32>)]
+    pub states: StateCounts,
+    pub in_operation: u32,
+    pub overdue: u32,
+    /// The years with projects under this child.
+    pub years: Vec<ChildYear>,
+}
+
+/// One child's projects of one year.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ChildYear {
+    pub year: i32,
     pub planned: u32,
     #[schema(value_type = std::collections::BTreeMap<String, u32>)]
     pub states: StateCounts,

@@ -46,6 +46,14 @@ pub use features::directives::{
     Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
     SeriesDay, StateCounts, Target,
 };
+pub use features::experiences::{
+    marked_html, ExperienceHit, ExperienceQuery, ExperienceResults, ExperienceView, Experiences,
+    Media, NewExperience, TagCount, MAX_QUERY_CHARS,
+};
+pub use features::honours::{
+    AwardView, Awarded, Honours, NewTitle, Period, TitleName, TitleQuery, TitleView, Withdrawal,
+    Withdrawn,
+};
 pub use features::programmes::{
     ChildProgress, ChildYear, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress,
     ProgrammeView, ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView,

@@ -312,16 +312,28 @@ impl Store {
         })
     }
 
-    /// Every distinct tag of the experiences, by how often it is used: for the
-    /// library's filter. Tags say nothing of who wrote what.
-    pub async fn experience_tags(&self, limit: u32) -> Result<Vec<(String, u64)>, StoreError> {
+    /// The tags of the experiences the filter lets through, by how often each is
+    /// used: for the library's filter.
+    pub async fn experience_tags(
+        &self,
+        filter: &ExperienceFilter,
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut params = Vec::new();
+        let clauses = filter_clauses(filter, &mut params);
+        let where_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
         let sql = format!(
-            "SELECT tag, COUNT(*) AS uses FROM experience_tags GROUP BY tag \
-             ORDER BY uses DESC, tag LIMIT {limit}"
+            "SELECT t.tag, COUNT(*) AS uses FROM experience_tags t \
+             JOIN experiences e ON e.id = t.experience_id JOIN units u ON u.id = e.unit_id \
+             {where_sql} GROUP BY t.tag ORDER BY uses DESC, t.tag LIMIT {limit}"
         );
         let mut reading = self.pool.begin().await?;
         reading
-            .fetch(&sql, Vec::new(), |row| {
+            .fetch(&sql, params, |row| {
                 Ok((row.get_text("tag")?, row.get_int("uses")?.max(0) as u64))
             })
             .await
@@ -669,6 +681,22 @@ impl WriteTx {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// How many awards of this title the unit holds now (not withdrawn).
+    pub async fn held_awards(&mut self, unit: UnitId, name: &str) -> Result<u32, StoreError> {
+        let count = self
+            .tx
+            .fetch(
+                "SELECT COUNT(*) AS held FROM title_awards \
+                 WHERE unit_id = $1 AND name = $2 AND withdrawn_at IS NULL",
+                vec![unit.get().into(), name.into()],
+                |row| row.get_int("held"),
+            )
+            .await?
+            .pop()
+            .unwrap_or(0);
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     pub async fn award(&mut self, id: AwardId) -> Result<Option<AwardRow>, StoreError> {

@@ -14,6 +14,8 @@
 
 pub(crate) mod attention;
 pub(crate) mod directives;
+pub(crate) mod experiences;
+pub(crate) mod honours;
 pub(crate) mod programmes;
 
 use crate::AppError;

@@ -325,6 +325,18 @@ impl Honours<'_> {
         Ok(titles)
     }
 
+    /// The regions honours are listed by: the units directly under the top of the tree.
+    /// Honours are shared with everyone, and so are the regions' names.
+    pub fn regions(&self, ctx: &Ctx) -> Result<Vec<(String, String)>, AppError> {
+        self.app.require_signed_in(ctx)?;
+        let tree = self.app.tree();
+        Ok(tree
+            .roots()
+            .flat_map(|root| tree.children(root))
+            .map(|unit| (unit.to_string(), tree.name(unit).to_owned()))
+            .collect())
+    }
+
     /// The titles held now, with how many units hold each.
     pub async fn names(&self, ctx: &Ctx) -> Result<Vec<TitleName>, AppError> {
         self.app.require_signed_in(ctx)?;

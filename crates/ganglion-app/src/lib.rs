@@ -47,8 +47,8 @@ pub use features::directives::{
     SeriesDay, StateCounts, Target,
 };
 pub use features::experiences::{
-    marked_html, ExperienceHit, ExperienceQuery, ExperienceResults, ExperienceView, Experiences,
-    Media, NewExperience, TagCount, MAX_QUERY_CHARS,
+    marked_html, sample_experience, ExperienceHit, ExperienceQuery, ExperienceResults,
+    ExperienceView, Experiences, Media, NewExperience, TagCount, MAX_QUERY_CHARS,
 };
 pub use features::honours::{
     AwardView, Awarded, Honours, NewTitle, Period, TitleName, TitleQuery, TitleView, Withdrawal,

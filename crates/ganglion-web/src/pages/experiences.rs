@@ -582,10 +582,10 @@ pub(crate) async fn unit_titles_section(state: &AppState, viewer: &Viewer, unit:
         .filter(|ancestor| app.may_change_unit(ctx, &ancestor.id))
         .map(|ancestor| (ancestor.id, ancestor.name))
         .collect();
-    let back = format!("/units/{unit}#titles");
+    let back = format!("/units/{unit}#honours");
     html! {
-        section id="titles" aria-labelledby="titles-heading" {
-            h2 id="titles-heading" { (texts.t("hon.unit_titles")) }
+        section id="honours" aria-labelledby="honours-heading" {
+            h2 id="honours-heading" { (texts.t("hon.unit_titles")) }
             @if titles.is_empty() {
                 p class="empty" { (texts.t("hon.no_titles")) }
             } @else {
@@ -607,8 +607,8 @@ pub(crate) async fn unit_titles_section(state: &AppState, viewer: &Viewer, unit:
                         select id="awarded_by" name="awarded_by" {
                             @for (id, name) in awarders.iter().rev() { option value=(id) { (name) } }
                         }
-                        label for="title-name" { (texts.t("hon.name")) }
-                        input id="title-name" name="name" type="text" required maxlength="100" list="title-names";
+                        label for="honour-name" { (texts.t("hon.field_name")) }
+                        input id="honour-name" name="name" type="text" required maxlength="100";
                         label for="awarded_on" { (texts.t("hon.awarded_on")) }
                         input id="awarded_on" name="awarded_on" type="date" required;
                         label for="period_from" { (texts.t("hon.period_from")) }
@@ -659,7 +659,7 @@ pub(crate) async fn award_title(
         grounds: input.grounds,
     };
     match state.app.honours().award(&viewer.ctx, new).await {
-        Ok(_) => Ok(see_other(&format!("/units/{unit}#titles"))),
+        Ok(_) => Ok(see_other(&format!("/units/{unit}#honours"))),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             Err(super::PageError::from_api(error, viewer.texts))

@@ -315,3 +315,50 @@ impl App {
         })
     }
 }
+
+const HANGUL_PLACE: &[&str] = &[
+    "청", "송", "은", "평", "금", "룡", "삼", "문", "대", "화", "덕", "봉", "안", "신", "장", "백",
+];
+const LATIN_PLACE: &[&str] = &[
+    "Ok", "Chang", "Un", "Pyong", "Song", "Tae", "Hwa", "Kum", "Ryong", "Sam", "Mun", "Kap", "Tok",
+    "Sin", "Pong", "Paek",
+];
+const LATIN_END: &[&str] = &["san", "chon", "dok", "won", "ju", "ri", "gol", "dong"];
+const WORKS: &[&str] = &[
+    "Machine Works",
+    "Textile Mill",
+    "Limestone Mine",
+    "Fertilizer Complex",
+    "Power Station",
+    "Fishery Station",
+    "Cement Factory",
+    "Coal Mine",
+];
+
+/// A believable experience, the same for the same seed: from an even seed, a ri
+/// committee's farming in Korean; from an odd one, a works' production in English. For
+/// benchmarks and fixtures that need many.
+pub fn sample_experience(seed: u64) -> (String, String) {
+    if seed % 2 == 0 {
+        let name = format!(
+            "{}{}리",
+            pick(HANGUL_PLACE, seed, 30),
+            pick(HANGUL_PLACE, seed, 31)
+        );
+        (
+            fill(pick(FARM_TITLES, seed, 0), &name, seed),
+            compose(&name, seed, [FARM_OPENINGS, FARM_MIDDLES, FARM_ENDINGS]),
+        )
+    } else {
+        let name = format!(
+            "{}{} {}",
+            pick(LATIN_PLACE, seed, 30),
+            pick(LATIN_END, seed, 31),
+            pick(WORKS, seed, 32)
+        );
+        (
+            fill(pick(WORKS_TITLES, seed, 0), &name, seed),
+            compose(&name, seed, [WORKS_OPENINGS, WORKS_MIDDLES, WORKS_ENDINGS]),
+        )
+    }
+}

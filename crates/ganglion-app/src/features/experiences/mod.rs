@@ -14,6 +14,7 @@
 mod demo;
 mod views;
 
+pub use demo::sample_experience;
 pub(crate) use demo::DemoLinks;
 
 use ganglion_core::text::{query_tokens, snippet, Span};
@@ -26,7 +27,7 @@ use crate::features::check_text;
 use crate::page::{checked_limit, decode_number_cursor, encode_cursor};
 use crate::units::parse_unit_id;
 use crate::ErrorCode;
-use crate::{App, AppError, Audit, Ctx};
+use crate::{App, AppError, Audit, Ctx, Progress};
 
 /// The use cases of the experience library.
 pub struct Experiences<'a> {
@@ -118,6 +119,46 @@ fn audience_of(text: Option<&str>) -> Result<&'static str, AppError> {
             "the audience is organization or subtree",
         )),
     }
+}
+
+fn parse_directive(id: &str) -> Result<DirectiveId, AppError> {
+    id.parse().map_err(|_| {
+        AppError::invalid(
+            ErrorCode::InvalidId,
+            "directive",
+            format!("{id:?} is not a directive id"),
+        )
+    })
+}
+
+fn parse_programme(id: &str) -> Result<ProgrammeId, AppError> {
+    id.parse().map_err(|_| {
+        AppError::invalid(
+            ErrorCode::InvalidId,
+            "programme",
+            format!("{id:?} is not a programme id"),
+        )
+    })
+}
+
+/// An experience checked and ready to write.
+struct Checked {
+    unit: UnitId,
+    title: String,
+    body: String,
+    tags: Vec<String>,
+    audience: &'static str,
+    directive: Option<DirectiveId>,
+    programme: Option<ProgrammeId>,
+    media: Vec<MediaRow>,
+}
+
+/// What a run of checks has seen allowed already.
+#[derive(Default)]
+struct Seen {
+    units: std::collections::HashSet<UnitId>,
+    directives: std::collections::HashSet<String>,
+    programmes: std::collections::HashSet<String>,
 }
 
 fn parse_experience_id(text: &str) -> Result<ExperienceId, AppError> {
@@ -218,16 +259,22 @@ impl Experiences<'_> {
         Ok(Some(SubtreeAccess { ranges, units }))
     }
 
-    /// Writes an experience for a unit the caller acts for.
-    pub async fn create(
+    /// Everything an experience must be before it is written: the caller acts for its
+    /// unit, its texts and links are valid. `seen` remembers what was checked already
+    /// (an import names the same units and directives again and again).
+    async fn check(
         &self,
         ctx: &Ctx,
         input: NewExperience,
-    ) -> Result<ExperienceView, AppError> {
+        seen: &mut Seen,
+    ) -> Result<Checked, AppError> {
         let app = self.app;
         let unit = parse_unit_id(&input.unit, "unit")?;
-        app.check_reference(ctx, unit, "unit", "experience.create")
-            .await?;
+        if !seen.units.contains(&unit) {
+            app.check_reference(ctx, unit, "unit", "experience.create")
+                .await?;
+            seen.units.insert(unit);
+        }
         let title = check_prose("title", &input.title, MAX_TITLE, true)?;
         let body = check_prose("body", &input.body, MAX_BODY, true)?;
         let audience = audience_of(input.audience.as_deref())?;
@@ -267,11 +314,21 @@ impl Experiences<'_> {
             });
         }
         let directive = match &input.directive {
-            Some(id) => Some(self.linked_directive(ctx, id).await?),
+            Some(id) if seen.directives.contains(id.as_str()) => Some(parse_directive(id)?),
+            Some(id) => {
+                let directive = self.linked_directive(ctx, id).await?;
+                seen.directives.insert(id.clone());
+                Some(directive)
+            }
             None => None,
         };
         let programme = match &input.programme {
-            Some(id) => Some(self.linked_programme(ctx, id).await?),
+            Some(id) if seen.programmes.contains(id.as_str()) => Some(parse_programme(id)?),
+            Some(id) => {
+                let programme = self.linked_programme(ctx, id).await?;
+                seen.programmes.insert(id.clone());
+                Some(programme)
+            }
             None => None,
         };
         if let Some(event) = &input.event {
@@ -283,36 +340,68 @@ impl Experiences<'_> {
                 format!("there is no event {event:?}"),
             ));
         }
-        let now = app.now_text();
-        let created_by = ctx.actor.label();
-        let mut tx = app.store.write().await?;
-        let id = tx
+        Ok(Checked {
+            unit,
+            title,
+            body,
+            tags,
+            audience,
+            directive,
+            programme,
+            media,
+        })
+    }
+
+    /// Writes a checked experience in the write's transaction.
+    async fn insert(
+        &self,
+        tx: &mut ganglion_store::WriteTx,
+        ctx: &Ctx,
+        checked: &Checked,
+        now: &str,
+    ) -> Result<ExperienceId, AppError> {
+        Ok(tx
             .insert_experience(&NewExperienceRow {
-                unit,
-                title: &title,
-                body: &body,
-                tags: &tags,
-                audience,
-                directive,
-                programme,
+                unit: checked.unit,
+                title: &checked.title,
+                body: &checked.body,
+                tags: &checked.tags,
+                audience: checked.audience,
+                directive: checked.directive,
+                programme: checked.programme,
                 event: None,
-                media: &media,
-                created_by: &created_by,
-                created_at: &now,
+                media: &checked.media,
+                created_by: &ctx.actor.label(),
+                created_at: now,
             })
-            .await?;
+            .await?)
+    }
+
+    /// Writes an experience for a unit the caller acts for.
+    pub async fn create(
+        &self,
+        ctx: &Ctx,
+        input: NewExperience,
+    ) -> Result<ExperienceView, AppError> {
+        let app = self.app;
+        let checked = self.check(ctx, input, &mut Seen::default()).await?;
+        let now = app.now_text();
+        let mut tx = app.store.write().await?;
+        let id = self.insert(&mut tx, ctx, &checked, &now).await?;
+        let unit = checked.unit;
         let view = ExperienceView {
             id: id.to_string(),
             unit: unit.to_string(),
             unit_name: app.tree().name(unit).to_owned(),
-            title,
-            body,
-            tags,
-            audience: audience.to_owned(),
-            directive: directive.map(|d| d.to_string()),
-            programme: programme.map(|p| p.to_string()),
+            title: checked.title,
+            body: checked.body,
+            tags: checked.tags,
+            audience: checked.audience.to_owned(),
+            directive: checked.directive.map(|d| d.to_string()),
+            programme: checked.programme.map(|p| p.to_string()),
             event: None,
-            media: media
+            media: checked
+                .media
                 .into_iter()
                 .map(|m| Media {
                     title: m.title,
@@ -326,6 +415,53 @@ impl Experiences<'_> {
         app.finish_write(tx, ctx, audit, view).await
     }
 
+    /// Writes many experiences at once, all or nothing, with one audit entry: a
+    /// library brought over from elsewhere. A bad one is refused with its place in the
+    /// list (`items.N.field`), and nothing is written.
+    pub async fn import(
+        &self,
+        ctx: &Ctx,
+        inputs: Vec<NewExperience>,
+        progress: &dyn Progress,
+    ) -> Result<u64, AppError> {
+        let app = self.app;
+        app.require_signed_in(ctx)?;
+        progress.stage("checking the experiences", inputs.len() as u64);
+        let mut seen = Seen::default();
+        let mut checked = Vec::with_capacity(inputs.len());
+        for (index, input) in inputs.into_iter().enumerate() {
+            let one = self
+                .check(ctx, input, &mut seen)
+                .await
+                .map_err(|error| match error {
+                    AppError::Invalid {
+                        code,
+                        message,
+                        field,
+                    } => AppError::Invalid {
+                        code,
+                        message,
+                        field: Some(format!("items.{index}.{}", field.unwrap_or_default())),
+                    },
+                    other => other,
+                })?;
+            checked.push(one);
+        }
+        progress.stage("writing the experiences", checked.len() as u64);
+        let now = app.now_text();
+        let mut tx = app.store.write().await?;
+        for (index, one) in checked.iter().enumerate() {
+            self.insert(&mut tx, ctx, one, &now).await?;
+            if index % 1_000 == 999 {
+                progress.advance(index as u64 + 1);
+            }
+        }
+        let created = checked.len() as u64;
+        let audit = Audit::new("experience.import", format!("experiences:{created}"), None)
+            .after(&serde_json::json!({ "created": created }));
+        app.finish_write(tx, ctx, audit, created).await
+    }
+
     async fn linked_directive(&self, ctx: &Ctx, id: &str) -> Result<DirectiveId, AppError> {
         let unknown = || {
             AppError::invalid(
@@ -334,13 +470,7 @@ impl Experiences<'_> {
                 format!("there is no directive {id:?}"),
             )
         };
-        let parsed: DirectiveId = id.parse().map_err(|_| {
-            AppError::invalid(
-                ErrorCode::InvalidId,
-                "directive",
-                format!("{id:?} is not a directive id"),
-            )
-        })?;
+        let parsed = parse_directive(id)?;
         match self.app.directives().get(ctx, id).await {
             Ok(_) => Ok(parsed),
             Err(AppError::NotFound { .. }) => Err(unknown()),
@@ -349,13 +479,7 @@ impl Experiences<'_> {
     }
 
     async fn linked_programme(&self, ctx: &Ctx, id: &str) -> Result<ProgrammeId, AppError> {
-        let parsed: ProgrammeId = id.parse().map_err(|_| {
-            AppError::invalid(
-                ErrorCode::InvalidId,
-                "programme",
-                format!("{id:?} is not a programme id"),
-            )
-        })?;
+        let parsed = parse_programme(id)?;
         match self.app.programmes().get(ctx, id).await {
             Ok(_) => Ok(parsed),
             Err(AppError::NotFound { .. }) => Err(AppError::invalid(

@@ -38,6 +38,9 @@ impl App {
         honoured.extend(self.store.units(&units_of("ri"), 40).await?);
         let year = self.today().year();
         let mut awards = Vec::new();
+        // The last award to a unit honoured three times is withdrawn: it then holds the
+        // title twice.
+        let mut to_withdraw = None;
         for (index, unit) in honoured.iter().enumerate() {
             // Every other one; one in five of those again, one in ten three times.
             if index % 2 == 1 {
@@ -71,6 +74,9 @@ impl App {
                         },
                     )
                     .await?;
+                if times == 3 && round == 2 && to_withdraw.is_none() {
+                    to_withdraw = Some(award.award.id.clone());
+                }
                 awards.push(award.award.id);
             }
             if index % 6 == 2 {
@@ -92,11 +98,11 @@ impl App {
             }
         }
         let mut withdrawn = 0;
-        if let Some(last) = awards.last() {
+        if let Some(award) = &to_withdraw {
             self.honours()
                 .withdraw(
                     ctx,
-                    last,
+                    award,
                     Withdrawal {
                         reason: "A review found the reported figures inflated.".into(),
                     },

@@ -339,7 +339,7 @@ const WORKS: &[&str] = &[
 /// committee's farming in Korean; from an odd one, a works' production in English. For
 /// benchmarks and fixtures that need many.
 pub fn sample_experience(seed: u64) -> (String, String) {
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         let name = format!(
             "{}{}리",
             pick(HANGUL_PLACE, seed, 30),

@@ -843,3 +843,48 @@ async fn a_written_experience_survives_kill_9() {
         world.server.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_restored_library_is_searched_as_before() {
+    for backend in backends() {
+        let world = World::new(backend).await;
+        let k1 = world.id("K1").to_owned();
+        world
+            .write(
+                "oksan",
+                json!({"unit": k1, "title": "질소비료를 나른 경험", "body": "Raising the harvest."}),
+            )
+            .await;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ganglion.backup");
+        world
+            .server
+            .app
+            .backup(&ganglion_app::Ctx::operator(), &file)
+            .await
+            .unwrap();
+        // Into each backend: the index is made again from the experiences.
+        for target in backends() {
+            let database = ganglion_testkit::TestDatabase::new(target);
+            let (restored, _) = ganglion_app::App::restore(&database.url, &file)
+                .await
+                .unwrap();
+            for query in ["비료", "raised"] {
+                let found = restored
+                    .experiences()
+                    .search(
+                        &ganglion_app::Ctx::operator(),
+                        ganglion_app::ExperienceQuery {
+                            q: Some(query.into()),
+                            ..Default::default()
+                        },
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(found.total, 1, "{backend:?} → {target:?}: {query}");
+            }
+            restored.close().await;
+        }
+        world.server.stop().await;
+    }
+}

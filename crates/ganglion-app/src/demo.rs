@@ -357,6 +357,12 @@ pub struct DemoScenarios {
     pub projects: usize,
     /// Scenario 12: a letter of pledge some counties are late with.
     pub pledge: String,
+    /// Scenario 4: the experiences in the library, and the second short course's videos.
+    pub experiences: usize,
+    pub videos: usize,
+    /// Scenario 10: the titles awarded, and those withdrawn.
+    pub awards: usize,
+    pub withdrawn_awards: usize,
 }
 
 /// A number from 0 to 99 that is the same for the same inputs: the demo's progress is
@@ -576,7 +582,22 @@ impl App {
             }
         }
         let programme = self.play_programme_demo(ctx).await?;
+        let library = self
+            .play_experience_demo(
+                ctx,
+                crate::features::experiences::DemoLinks {
+                    decision: &decision.id,
+                    goal: &goal.id,
+                    programme: &programme.programme,
+                },
+            )
+            .await?;
+        let honours = self.play_honours_demo(ctx).await?;
         Ok(DemoScenarios {
+            experiences: library.experiences,
+            videos: library.videos,
+            awards: honours.awards,
+            withdrawn_awards: honours.withdrawn,
             decision: decision.id,
             goal: goal.id,
             plans,

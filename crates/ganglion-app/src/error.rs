@@ -74,6 +74,8 @@ error_codes! {
     NotEmpty = ("not_empty", 409),
     /// 409: the demo needs the party template.
     WrongTemplate = ("wrong_template", 409),
+    /// 409: the award of a title was withdrawn already.
+    AwardWithdrawn = ("award_withdrawn", 409),
     /// 409: a request with this Idempotency-Key is under way.
     IdempotencyKeyInUse = ("idempotency_key_in_use", 409),
     /// 413: the body is larger than the endpoint accepts.
@@ -134,6 +136,14 @@ error_codes! {
     UnitOutsideOwner = ("unit_outside_owner", 422),
     /// 422: the year is not one of the programme's.
     YearOutsideProgramme = ("year_outside_programme", 422),
+    /// 422: the directive named is no directive the caller may see.
+    UnknownDirective = ("unknown_directive", 422),
+    /// 422: the programme named is no programme the caller may see.
+    UnknownProgramme = ("unknown_programme", 422),
+    /// 422: the event named is no event the caller may see.
+    UnknownEvent = ("unknown_event", 422),
+    /// 422: the unit acting (awarding a title) is not above the unit it acts on.
+    NotAbove = ("not_above", 422),
     /// 422: a file holds more rows than one import takes.
     TooManyRows = ("too_many_rows", 422),
     /// 429: too many requests or sign-in attempts; see `Retry-After`.

@@ -38,6 +38,14 @@ pub use features::directives::{
     Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
     SeriesDay, StateCounts, Target,
 };
+pub use features::experiences::{
+    marked_html, sample_experience, ExperienceHit, ExperienceQuery, ExperienceResults,
+    ExperienceView, Experiences, Media, NewExperience, TagCount, MAX_QUERY_CHARS,
+};
+pub use features::honours::{
+    AwardView, Awarded, Honours, NewTitle, Period, TitleName, TitleQuery, TitleView, Withdrawal,
+    Withdrawn,
+};
 pub use features::notes::{NewNote, NoteView};
 pub use features::people::transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
 pub use features::people::{

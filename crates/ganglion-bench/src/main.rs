@@ -1,5 +1,6 @@
 //! `cargo run --release -p ganglion-bench -- authorize --units 1000000`
 //! `cargo run --release -p ganglion-bench -- directives --units 1000000 --backend sqlite`
+//! `cargo run --release -p ganglion-bench -- search --backend postgres`
 //!
 //! Each benchmark prints one JSON object per line:
 //! `{"bench", "units", "ours_ns", "baseline", "baseline_ns", ...}`, both measured in the
@@ -10,6 +11,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 mod directives;
+mod search;
 mod tracking;
 
 // The same allocator as the `ganglion` binary, so that the benchmark measures it.
@@ -70,6 +72,20 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         projects: usize,
     },
+    /// Full-text search of the experience library (half of it Korean) by a county
+    /// official, p50 and p95 over many queries, against a plain `LIKE` scan.
+    Search {
+        /// Units of the sample organization, whose units write the experiences.
+        #[arg(long, default_value_t = 10_000)]
+        units: u64,
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        #[arg(long, default_value_t = 100_000)]
+        experiences: usize,
+        /// Queries of one to three words.
+        #[arg(long, default_value_t = 1_000)]
+        queries: usize,
+    },
 }
 
 fn main() {
@@ -92,6 +108,14 @@ fn main() {
         } => tokio::runtime::Runtime::new()
             .expect("a runtime")
             .block_on(tracking::run(units, &backend, live, ended, projects)),
+        Bench::Search {
+            units,
+            backend,
+            experiences,
+            queries,
+        } => tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(search::run(units, &backend, experiences, queries)),
     }
 }
 

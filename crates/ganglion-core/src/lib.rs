@@ -9,6 +9,7 @@ pub mod audit;
 pub mod directive;
 pub mod ids;
 pub mod template;
+pub mod text;
 pub mod tracking;
 pub mod tree;
 pub mod unit;

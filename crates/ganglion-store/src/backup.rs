@@ -190,6 +190,42 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
         ],
     ),
     (
+        "experiences",
+        &[
+            ("id", Int),
+            ("unit_id", Int),
+            ("title", Text),
+            ("body", Text),
+            ("tags", Text),
+            ("audience", Text),
+            ("directive_id", OptionalInt),
+            ("programme_id", OptionalInt),
+            ("event_id", OptionalInt),
+            ("media", Text),
+            ("created_by", Text),
+            ("created_at", Text),
+        ],
+    ),
+    ("experience_tags", &[("tag", Text), ("experience_id", Int)]),
+    (
+        "title_awards",
+        &[
+            ("id", Int),
+            ("unit_id", Int),
+            ("name", Text),
+            ("awarded_by", Int),
+            ("awarded_on", Text),
+            ("period_from", OptionalText),
+            ("period_to", OptionalText),
+            ("grounds", Text),
+            ("created_by", Text),
+            ("created_at", Text),
+            ("withdrawn_at", OptionalText),
+            ("withdrawn_reason", OptionalText),
+            ("withdrawn_by", OptionalText),
+        ],
+    ),
+    (
         "changes",
         &[
             ("seq", Int),
@@ -227,6 +263,8 @@ const IDENTITY_TABLES: &[&str] = &[
     "items",
     "item_events",
     "guidance",
+    "experiences",
+    "title_awards",
 ];
 
 enum Value {
@@ -322,6 +360,8 @@ async fn copy_tables(source: &mut sqlx::AnyConnection, target: &Store) -> Result
             .await?;
         }
     }
+    // The search index is derived from the experiences, and made again from them.
+    target_tx.reindex_experiences().await?;
     target_tx.commit().await?;
     Ok(copied)
 }

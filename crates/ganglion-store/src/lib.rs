@@ -16,6 +16,7 @@ mod direct;
 mod directives;
 mod error;
 mod exec;
+mod experiences;
 mod idempotency;
 mod locks;
 mod moves;
@@ -33,6 +34,10 @@ pub use batch::{BatchTx, BatchWriter, Committed};
 pub(crate) use directives::DIRECTIVE_COLUMNS;
 pub use directives::{ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow, MetricRow};
 pub use error::{Constraint, StoreError};
+pub use experiences::{
+    AwardRow, ExperienceFilter, ExperiencePage, ExperienceRow, MediaRow, NewAwardRow,
+    NewExperienceRow, SubtreeAccess, MAX_INDEXED_TOKENS,
+};
 pub use idempotency::StoredResponse;
 pub use locks::ClusterLock;
 pub use moves::ItemMove;

@@ -24,6 +24,9 @@ pub const UNIT_REFERENCES: &[(&str, &str, &str)] = &[
     ),
     ("programmes", "owner_id", "programmes it owns"),
     ("guidance", "unit_id", "guidance"),
+    ("experiences", "unit_id", "experiences it wrote"),
+    ("title_awards", "unit_id", "titles awarded to it"),
+    ("title_awards", "awarded_by", "titles it awarded"),
 ];
 
 /// Columns that name a unit but are deliberately left out of [`UNIT_REFERENCES`].

@@ -674,6 +674,129 @@ async fn every_column_that_names_a_unit_is_checked_before_a_unit_is_removed(back
     }
 }
 
+async fn the_search_index_finds_the_same_on_both_backends(backend: TestBackend) {
+    use ganglion_core::text::query_tokens;
+    use ganglion_store::{ExperienceFilter, NewExperienceRow, SubtreeAccess};
+    {
+        let database = TestDatabase::new(backend);
+        let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+        let top = new_unit(1, None, "T");
+        let a = new_unit(2, Some((&top, 0)), "A");
+        let b = new_unit(3, Some((&top, 0)), "B");
+        let mut tx = store.write().await.unwrap();
+        tx.insert_units(&[top.clone(), a.clone(), b.clone()])
+            .await
+            .unwrap();
+        let texts = [
+            (
+                2,
+                "질소비료를 제때에",
+                "협동농장은 질소비료를 제때에 날라 쌀 생산을 높였다.",
+                "organization",
+            ),
+            (
+                2,
+                "Raising output",
+                "How the limestone mine raised its output.",
+                "organization",
+            ),
+            (3, "햅쌀", "햅쌀을 거두었다.", "subtree"),
+            (3, "비 오는 날", "비 오는 날 료금을 냈다.", "organization"),
+        ];
+        for (unit, title, body, audience) in texts {
+            tx.insert_experience(&NewExperienceRow {
+                unit: id(unit),
+                title,
+                body,
+                tags: &["farm".to_owned()],
+                audience,
+                directive: None,
+                programme: None,
+                event: None,
+                media: &[],
+                created_by: "operator",
+                created_at: "2026-01-01T00:00:00Z",
+            })
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let everyone = ExperienceFilter::default();
+        let titles = |page: ganglion_store::ExperiencePage| {
+            let mut titles: Vec<String> = page.rows.into_iter().map(|row| row.title).collect();
+            titles.sort();
+            titles
+        };
+        for (query, expected) in [
+            ("비료", vec!["질소비료를 제때에"]),
+            ("쌀", vec!["질소비료를 제때에", "햅쌀"]),
+            ("raising", vec!["Raising output"]),
+            ("mines RAISED", vec!["Raising output"]),
+            ("비료 raised", vec![]),
+        ] {
+            let page = store
+                .experiences(&everyone, Some(&query_tokens(query)), 0, 10)
+                .await
+                .unwrap();
+            assert_eq!(page.total as usize, expected.len(), "{backend:?}: {query}");
+            assert_eq!(titles(page), expected, "{backend:?}: {query}");
+        }
+        // A unit's own subtree sees its subtree experience; another's never does, in
+        // the rows or in the count.
+        let outsider = ExperienceFilter {
+            access: Some(SubtreeAccess {
+                ranges: vec![a.subtree_range()],
+                units: vec![id(1), id(2)],
+            }),
+            ..ExperienceFilter::default()
+        };
+        let page = store
+            .experiences(&outsider, Some(&query_tokens("쌀")), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            (page.total, titles(page)),
+            (1, vec!["질소비료를 제때에".to_owned()])
+        );
+        let insider = ExperienceFilter {
+            access: Some(SubtreeAccess {
+                ranges: Vec::new(),
+                units: vec![id(1), id(3)],
+            }),
+            ..ExperienceFilter::default()
+        };
+        let page = store
+            .experiences(&insider, Some(&query_tokens("쌀")), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2);
+        // Pages follow the ranking and add up to the count.
+        let first = store
+            .experiences(&everyone, Some(&query_tokens("쌀")), 0, 1)
+            .await
+            .unwrap();
+        let second = store
+            .experiences(&everyone, Some(&query_tokens("쌀")), 1, 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.total, first.rows.len(), second.rows.len()),
+            (2, 1, 1)
+        );
+        assert_ne!(first.rows[0].id, second.rows[0].id);
+        // Rebuilt from the experiences, the index answers the same.
+        let mut tx = store.write().await.unwrap();
+        assert_eq!(tx.reindex_experiences().await.unwrap(), 4);
+        tx.commit().await.unwrap();
+        let page = store
+            .experiences(&everyone, Some(&query_tokens("비료")), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1, "{backend:?}");
+        store.close().await;
+    }
+}
+
 ganglion_testkit::per_backend!(
     a_missing_database_is_never_silently_created,
     settings_that_could_lose_a_write_are_refused,
@@ -683,4 +806,5 @@ ganglion_testkit::per_backend!(
     a_batch_rolls_back_whole_and_refuses_a_stored_key,
     items_are_several_per_unit_and_conveyed_once,
     every_column_that_names_a_unit_is_checked_before_a_unit_is_removed,
+    the_search_index_finds_the_same_on_both_backends,
 );

@@ -86,3 +86,46 @@ if (liveTable && window.EventSource) {
     }
   });
 }
+
+// The library searches as one types: a moment after the last key, the form's own
+// address is fetched as a page and its results put in place of these; the address bar
+// follows, so that the search can be shared and reloaded. Without this script the
+// form is sent as usual.
+const liveSearch = document.querySelector("form[data-live-search]");
+if (liveSearch) {
+  const results = document.getElementById(liveSearch.dataset.liveSearch);
+  let timer = null;
+  let latest = 0;
+  const search = async () => {
+    const params = new URLSearchParams(new FormData(liveSearch));
+    for (const [key, value] of [...params]) {
+      if (!value.trim()) params.delete(key);
+    }
+    const query = params.toString();
+    const url = liveSearch.getAttribute("action") + (query ? `?${query}` : "");
+    const ticket = ++latest;
+    results.setAttribute("aria-busy", "true");
+    try {
+      const response = await fetch(url, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const fresh = page.getElementById(results.id);
+      // Only the answer to the last thing typed is shown.
+      if (ticket !== latest || !fresh) return;
+      results.replaceChildren(...fresh.childNodes);
+      window.history.replaceState(null, "", url);
+    } catch (error) {
+      // The form still works: pressing Enter sends it.
+    } finally {
+      if (ticket === latest) results.removeAttribute("aria-busy");
+    }
+  };
+  const soon = () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(search, 200);
+  };
+  liveSearch.addEventListener("input", soon);
+  liveSearch.addEventListener("change", soon);
+}

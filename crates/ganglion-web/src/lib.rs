@@ -52,6 +52,7 @@ pub const IMPORT_BODY_LIMIT: usize = 512 * 1024 * 1024;
         (name = "records", description = "Confidential notes and the audit trail"),
         (name = "directives", description = "Directives, their assignments and roll-ups"),
         (name = "programmes", description = "Multi-year programmes and their projects"),
+        (name = "experience", description = "The library of good experience, searched in full text, and honours"),
         (name = "meta", description = "The API itself")
     ),
     components(schemas(ErrorBody, ganglion_app::ErrorCode))
@@ -83,6 +84,7 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         .merge(api::records::routes())
         .merge(api::directives::routes())
         .merge(api::programmes::routes())
+        .merge(api::experiences::routes())
         .merge(api::tracking::routes())
         .split_for_parts();
     let mut openapi = openapi;

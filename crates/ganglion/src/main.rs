@@ -426,8 +426,9 @@ async fn fill_demo(app: &App, units: u64) -> Result<()> {
     println!(
         "Played the scenarios in {:.1} s: the centre's decision (directive {}) with {} county plans, \
          the grain goal of the rural ri committees (directive {}), {} reports of progress, \
-         the regional development programme (programme {}, {} projects) and a letter of pledge \
-         (directive {}).",
+         the regional development programme (programme {}, {} projects), a letter of pledge \
+         (directive {}), {} experiences in the library ({} videos of the second short course) \
+         and {} red-flag titles awarded ({} withdrawn).",
         started.elapsed().as_secs_f64(),
         scenarios.decision,
         scenarios.plans,
@@ -435,7 +436,11 @@ async fn fill_demo(app: &App, units: u64) -> Result<()> {
         scenarios.reports,
         scenarios.programme,
         scenarios.projects,
-        scenarios.pledge
+        scenarios.pledge,
+        scenarios.experiences,
+        scenarios.videos,
+        scenarios.awards,
+        scenarios.withdrawn_awards
     );
     println!("Demo logins (password {}):", ganglion_app::DEMO_PASSWORD);
     for login in logins {

@@ -48,6 +48,12 @@ struct Target {
     assignment: String,
     /// A programme this unit owns, with no projects yet.
     programme: String,
+    /// An experience this unit wrote for the whole organization.
+    shared: String,
+    /// An experience this unit wrote for its own subtree.
+    experience: String,
+    /// A title awarded to this unit by its parent.
+    award: String,
 }
 
 struct Fixture {
@@ -179,9 +185,52 @@ async fn fixture(server: &TestServer) -> Fixture {
             .await
             .unwrap()
             .id;
+        let experience = |audience: Option<&str>| ganglion_app::NewExperience {
+            unit: unit.clone(),
+            title: format!("experience of {code}"),
+            body: "what was learned".into(),
+            tags: None,
+            directive: None,
+            programme: None,
+            event: None,
+            media: None,
+            audience: audience.map(str::to_owned),
+        };
+        let shared = app
+            .experiences()
+            .create(&ctx, experience(None))
+            .await
+            .unwrap()
+            .id;
+        let kept = app
+            .experiences()
+            .create(&ctx, experience(Some("subtree")))
+            .await
+            .unwrap()
+            .id;
+        let award = app
+            .honours()
+            .award(
+                &ctx,
+                ganglion_app::NewTitle {
+                    unit: unit.clone(),
+                    name: "Red Flag".into(),
+                    awarded_by: ids[parent].clone(),
+                    awarded_on: "2025-12-28".into(),
+                    period: None,
+                    grounds: "probe".into(),
+                },
+            )
+            .await
+            .unwrap()
+            .award
+            .id;
         targets.insert(
             relation.to_string(),
             Target {
+                shared,
+                experience: kept,
+                award,
                 unit,
                 code: code.to_string(),
                 parent: (!parent.is_empty()).then(|| ids[parent].clone()),
@@ -299,7 +348,10 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
             .replace("{directive}", &t.directive)
             .replace("{ended}", &t.ended)
             .replace("{assignment}", &t.assignment)
-            .replace("{programme}", &t.programme),
+            .replace("{programme}", &t.programme)
+            .replace("{shared}", &t.shared)
+            .replace("{experience}", &t.experience)
+            .replace("{award}", &t.award),
         None => row.route.clone(),
     };
     let json_body = |value: Value| Some(("application/json", value.to_string().into_bytes()));
@@ -358,6 +410,14 @@ fn request(row: &Row, fixture: &Fixture) -> (String, Option<(&'static str, Vec<u
         ("POST", "/api/v1/programmes/{programme}/projects", Some(t)) => {
             json_body(json!({"unit": t.unit, "year": 2026, "kind": "factory", "title": "probe"}))
         }
+        ("POST", "/api/v1/experiences", Some(t)) => {
+            json_body(json!({"unit": t.unit, "title": "probe", "body": "probe"}))
+        }
+        ("POST", "/api/v1/titles", Some(t)) => json_body(json!({
+            "unit": t.unit, "name": "probe", "awarded_by": t.parent,
+            "awarded_on": "2026-01-01", "grounds": "probe"
+        })),
+        ("POST", "/api/v1/titles/awards/{award}/withdraw", _) => json_body(json!({"reason": ""})),
         ("POST", "/api/v1/programmes/{programme}/projects.csv", Some(t)) => Some((
             "text/csv",
             format!(
@@ -407,6 +467,9 @@ async fn every_route_answers_every_caller_as_the_matrix_says() {
                                 .replace("{ended}", "{id}")
                                 .replace("{assignment}", "{id}")
                                 .replace("{programme}", "{id}")
+                                .replace("{shared}", "{id}")
+                                .replace("{experience}", "{id}")
+                                .replace("{award}", "{id}")
                                 == documented
                     });
                     assert!(found, "the matrix has no row for {method} {path} as {role}");

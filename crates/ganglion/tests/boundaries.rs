@@ -179,24 +179,35 @@ fn public_async_functions(text: &str) -> Vec<(String, String)> {
 #[test]
 fn every_public_use_case_takes_the_callers_context_first() {
     let features = crates_dir().join("ganglion-app/src/features");
+    // The doors that establish who the caller is, and so have no caller yet.
+    const ESTABLISH_THE_CALLER: [&str; 2] = ["login", "authenticate"];
     let mut checked = 0;
+    let mut wrong = Vec::new();
     for file in sources(&features) {
         let text = std::fs::read_to_string(&file).unwrap();
         for (name, parameters) in public_async_functions(&text) {
+            // A CSV export's `next_chunk` reads on for the use case that made it.
+            if ESTABLISH_THE_CALLER.contains(&name.as_str()) || name == "next_chunk" {
+                continue;
+            }
             let parameters: Vec<String> = parameters
                 .split(',')
                 .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
                 .filter(|p| !p.is_empty())
                 .collect();
             let first = parameters.get(1).map(String::as_str).unwrap_or_default();
-            assert!(
-                parameters.first().is_some_and(|p| p.ends_with("self"))
-                    && first.starts_with("ctx: &Ctx"),
-                "{}: the use case `{name}` must take `ctx: &Ctx` right after `&self` (has {parameters:?})",
-                file.display()
-            );
+            if !(parameters.first().is_some_and(|p| p.ends_with("self"))
+                && first.starts_with("ctx: &Ctx"))
+            {
+                wrong.push(format!("{}: `{name}` has {parameters:?}", file.display()));
+            }
             checked += 1;
         }
     }
+    assert!(
+        wrong.is_empty(),
+        "every use case takes `ctx: &Ctx` right after `&self`:\n{}",
+        wrong.join("\n")
+    );
     assert!(checked >= 20, "the use cases were found ({checked})");
 }

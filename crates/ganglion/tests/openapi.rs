@@ -63,6 +63,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/v1/programmes/{id}/projects"),
     ("get", "/api/v1/programmes/{id}/projects"),
     ("post", "/api/v1/programmes/{id}/projects.csv"),
+    ("post", "/api/v1/experiences"),
+    ("get", "/api/v1/experiences"),
+    ("get", "/api/v1/experiences/{id}"),
+    ("post", "/api/v1/titles"),
+    ("get", "/api/v1/titles"),
+    ("get", "/api/v1/titles/awards/{id}"),
+    ("post", "/api/v1/titles/awards/{id}/withdraw"),
+    ("get", "/api/v1/units/{id}/titles"),
 ];
 
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];

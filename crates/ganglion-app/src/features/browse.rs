@@ -114,12 +114,18 @@ impl App {
                 entries
             }
         };
-        self.summaries(&ids).await
+        self.summaries(ctx, &ids).await
     }
 
-    /// The units with their subtree sizes, in the order given; missing ones are skipped.
-    pub async fn summaries(&self, ids: &[UnitId]) -> Result<Vec<UnitSummary>, AppError> {
-        let rows = self.store.units_by_ids(ids).await?;
+    /// The units with their subtree sizes, in the order given; missing ones, and those
+    /// the caller may not read, are skipped.
+    pub async fn summaries(&self, ctx: &Ctx, ids: &[UnitId]) -> Result<Vec<UnitSummary>, AppError> {
+        let ids: Vec<UnitId> = ids
+            .iter()
+            .copied()
+            .filter(|unit| self.allowed(ctx, Action::Read, Resource::Unit(*unit)))
+            .collect();
+        let rows = self.store.units_by_ids(&ids).await?;
         let mut by_id: HashMap<UnitId, ganglion_store::UnitRow> =
             rows.into_iter().map(|row| (row.id, row)).collect();
         let tree = self.tree();
@@ -164,7 +170,7 @@ impl App {
                 .collect()
         };
         Ok(self
-            .summaries(&chain)
+            .summaries(ctx, &chain)
             .await?
             .into_iter()
             .map(|summary| summary.unit)

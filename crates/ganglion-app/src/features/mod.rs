@@ -16,6 +16,8 @@ pub(crate) mod access;
 pub(crate) mod attention;
 pub(crate) mod browse;
 pub(crate) mod directives;
+pub(crate) mod experiences;
+pub(crate) mod honours;
 pub(crate) mod notes;
 pub(crate) mod people;
 pub(crate) mod programmes;

@@ -262,4 +262,6 @@ const ID_FIELDS: &[&str] = &[
     "directive",
     "under",
     "parent",
+    "programme",
+    "awarded_by",
 ];

@@ -1,6 +1,7 @@
 pub(crate) mod access;
 pub(crate) mod directives;
 pub(crate) mod errors;
+pub(crate) mod experiences;
 pub(crate) mod people;
 pub(crate) mod programmes;
 pub(crate) mod records;

@@ -72,7 +72,7 @@ pub(crate) async fn audit_page(
         .filter_map(|entry| entry.unit.as_deref()?.parse().ok())
         .collect();
     let names: HashMap<String, (String, String)> = app
-        .summaries(&unit_ids)
+        .summaries(&viewer.ctx, &unit_ids)
         .await
         .or_page(&viewer)?
         .into_iter()

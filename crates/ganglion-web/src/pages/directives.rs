@@ -288,6 +288,7 @@ async fn directive_view(
         .await
         .ok()
         .map(|unit| unit.name);
+    let experience = super::linked_section(state, viewer, Some(&directive.id), None).await;
     let page_body = html! {
         p class="meta" {
             @match &issuer_name {
@@ -304,6 +305,7 @@ async fn directive_view(
         (target_summary(texts, &state.app, &directive))
         (actions)
         (body)
+        (experience)
         @if !guidance_units.is_empty() {
             details class="form" {
                 summary { (texts.t("dir.add_guidance")) }

@@ -7,6 +7,7 @@ mod attention;
 mod audit;
 mod auth;
 mod directives;
+mod experiences;
 mod forms;
 mod i18n;
 mod import;
@@ -25,6 +26,8 @@ use axum::Router;
 
 pub(crate) use forms::{same_token, session_form_token};
 pub(crate) use shell::{PageError, PageResult};
+
+pub(crate) use experiences::linked_section;
 
 use crate::AppState;
 
@@ -65,6 +68,18 @@ pub(crate) fn routes() -> Router<AppState> {
         )
         .route("/programmes/{id}", get(programmes::programme_page))
         .route("/programmes/{id}/projects", post(programmes::add_project))
+        .route(
+            "/experiences",
+            get(experiences::library_page).post(experiences::create_experience),
+        )
+        .route("/experiences/new", get(experiences::new_experience_form))
+        .route("/experiences/{id}", get(experiences::experience_page))
+        .route("/honours", get(experiences::honours_page))
+        .route(
+            "/honours/awards/{id}/withdraw",
+            post(experiences::withdraw_award),
+        )
+        .route("/units/{id}/titles", post(experiences::award_title))
         .route("/assignments/{id}", get(directives::assignment_page))
         .route("/assignments/{id}/transition", post(directives::transition))
         .route(

@@ -282,6 +282,7 @@ async fn programme_view(
         .await
         .or_page(viewer)?;
     let may_add = app.may_change_unit(ctx, &programme.owner);
+    let experience = super::linked_section(state, viewer, None, Some(&programme.id)).await;
     let body = html! {
         p class="meta" {
             a href="/programmes" { (texts.t("prog.title")) } " · " (programme.owner_name)
@@ -335,6 +336,7 @@ async fn programme_view(
                 }
             }
         }
+        (experience)
         @if may_add {
             details class="form" {
                 summary { (texts.t("prog.add_project")) }

@@ -172,6 +172,8 @@ pub(crate) const NAVIGATION: &[(&str, &str)] = &[
     ("/org", "nav.organization"),
     ("/org/picture", "nav.picture"),
     ("/programmes", "nav.programmes"),
+    ("/experiences", "nav.experiences"),
+    ("/honours", "nav.honours"),
     ("/audit", "nav.audit"),
     ("/import", "nav.import"),
 ];

@@ -54,6 +54,7 @@ pub(crate) async fn unit_page(
         .await
         .or_page(&viewer)?;
     let may_change = app.may_change_unit(ctx, &id);
+    let titles = super::experiences::unit_titles_section(&state, &viewer, &id).await;
     let unit = &summary.unit;
     let (current, former): (Vec<_>, Vec<_>) = posts.iter().partition(|post| post.end.is_none());
     let body = html! {
@@ -173,6 +174,7 @@ pub(crate) async fn unit_page(
                 (super::people::appoint_form(&viewer, &unit.id, None, &Default::default()))
             }
         }
+        (titles)
         section aria-labelledby="history-heading" {
             h2 id="history-heading" { (texts.t("unit.history")) }
             @if history.is_empty() {

@@ -23,7 +23,10 @@ pub(crate) async fn my_work(State(state): State<AppState>, viewer: Viewer) -> Pa
         .iter()
         .filter_map(|post| post.unit.parse().ok())
         .collect();
-    let summaries = app.summaries(&post_units).await.or_page(&viewer)?;
+    let summaries = app
+        .summaries(&viewer.ctx, &post_units)
+        .await
+        .or_page(&viewer)?;
     let summary_of = |id: &str| -> Option<&UnitSummary> {
         summaries.iter().find(|summary| summary.unit.id == id)
     };

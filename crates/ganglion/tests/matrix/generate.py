@@ -116,6 +116,31 @@ def transition(role, relation):
     return "403"
 
 
+def subtree_experience(role, relation):
+    """An experience kept to the subtree of the unit at the relation: read in that
+    subtree (any post there, a member's too) and by those with authority over it."""
+    if role == "anonymous":
+        return "401"
+    if role == "admin":
+        return "200"
+    if role in ("secretary", "official"):
+        return "200" if relation in INSIDE or relation == "parent" else "404"
+    return "200" if relation in ("own", "parent") else "404"
+
+
+def signed_in(role, allowed="200"):
+    return "401" if role == "anonymous" else allowed
+
+
+def award(role, relation, allowed):
+    """Awarding (or withdrawing) a title to the unit at the relation in the name of its
+    parent: authority over the parent is needed; honours are seen by all, so a refusal
+    is a 403, never a 404."""
+    if role == "anonymous":
+        return "401"
+    return allowed if takes_out(role, relation) else "403"
+
+
 def cell_under(relation):
     # A cell may sit under a primary only; elsewhere the kind rule refuses it. The
     # code "C" is taken, so under a primary the answer is a duplicate.
@@ -182,6 +207,19 @@ ROUTES = [
     ("GET", "/api/v1/programmes/{programme}/projects", lambda r, rel: path_read(r, rel)),
     ("POST", "/api/v1/programmes/{programme}/projects", lambda r, rel: path_write(r, rel, "201")),
     ("POST", "/api/v1/programmes/{programme}/projects.csv", lambda r, rel: path_write(r, rel, "200")),
+    # Experience: {shared} is written by the unit at the relation for the whole
+    # organization, {experience} kept to its subtree. Honours: {award} is a title
+    # awarded to the unit at the relation by its parent. An allowed withdrawal is sent
+    # without a reason, so that every row finds the award as it was.
+    ("POST", "/api/v1/experiences", lambda r, rel: reference(r, rel, "201", "unknown_unit")),
+    ("GET", "/api/v1/experiences?under={id}", lambda r, rel: signed_in(r)),
+    ("GET", "/api/v1/experiences/{shared}", lambda r, rel: signed_in(r)),
+    ("GET", "/api/v1/experiences/{experience}", lambda r, rel: subtree_experience(r, rel)),
+    ("POST", "/api/v1/titles", lambda r, rel: award(r, rel, "201")),
+    ("GET", "/api/v1/titles?under={id}", lambda r, rel: signed_in(r)),
+    ("GET", "/api/v1/titles/awards/{award}", lambda r, rel: signed_in(r)),
+    ("POST", "/api/v1/titles/awards/{award}/withdraw", lambda r, rel: award(r, rel, "422 reason_required")),
+    ("GET", "/api/v1/units/{id}/titles", lambda r, rel: path_read(r, rel)),
 ]
 
 UNRELATED = [

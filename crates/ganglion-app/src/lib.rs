@@ -46,6 +46,7 @@ pub use features::directives::{
     Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
     SeriesDay, StateCounts, Target,
 };
+pub use features::integrity::IntegrityReport;
 pub use features::programmes::{
     ChildProgress, ChildYear, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress,
     ProgrammeView, ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView,
@@ -59,7 +60,9 @@ pub use people::{
 };
 pub use people_transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
 pub use tracking::Transition;
-pub use units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
+pub use units::{
+    ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView, UNIT_CSV_HEADER,
+};
 
 /// A CSV export read piece by piece, so that a large one never sits in memory whole.
 pub trait CsvExport: Send + 'static {

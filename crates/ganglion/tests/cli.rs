@@ -32,6 +32,7 @@ fn every_command_shows_an_example() {
         &["import", "people", "--help"],
         &["export", "people", "--help"],
         &["audit", "verify", "--help"],
+        &["check", "--help"],
         &["backup", "--help"],
         &["restore", "--help"],
     ] {

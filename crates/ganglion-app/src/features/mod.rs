@@ -14,6 +14,7 @@
 
 pub(crate) mod attention;
 pub(crate) mod directives;
+pub(crate) mod integrity;
 pub(crate) mod programmes;
 
 use crate::AppError;

@@ -109,7 +109,11 @@ impl Server {
         self.child = Some(child);
         let started = Instant::now();
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("the server exited on its own at start: {status}");
             }
             let answer = http
@@ -308,7 +312,10 @@ async fn work_assignments(
                 break;
             }
             if known[index].is_none() {
-                match client.get(&format!("/api/v1/assignments/{assignment}")).await {
+                match client
+                    .get(&format!("/api/v1/assignments/{assignment}"))
+                    .await
+                {
                     Some((StatusCode::OK, view)) => {
                         known[index] = view["state"].as_str().map(str::to_owned)
                     }
@@ -406,7 +413,10 @@ async fn acknowledged_writes_survive_kill_9(backend: TestBackend) {
                 .map(|d| d.as_millis() as u64)
                 .unwrap_or(0)
         });
-    println!("kill9 on {}: seed {seed} (KILL9_SEED repeats it)", backend.name());
+    println!(
+        "kill9 on {}: seed {seed} (KILL9_SEED repeats it)",
+        backend.name()
+    );
     let mut rng = SmallRng::seed_from_u64(seed);
     run(&["init", "--db", &database.url]).expect("init");
 
@@ -444,7 +454,10 @@ async fn acknowledged_writes_survive_kill_9(backend: TestBackend) {
         .collect();
     for number in 1..=PRIMARIES {
         let person = admin
-            .create("/api/v1/people", &json!({"name": format!("Official {number}")}))
+            .create(
+                "/api/v1/people",
+                &json!({"name": format!("Official {number}")}),
+            )
             .await;
         let person = person["id"].as_str().unwrap();
         admin
@@ -594,7 +607,9 @@ async fn acknowledged_writes_survive_kill_9(backend: TestBackend) {
             .collect();
         for (to, note) in moves {
             if !history.iter().any(|(t, n)| t == to && n == note) {
-                lost.push(format!("the move of assignment {assignment} to {to} ({note})"));
+                lost.push(format!(
+                    "the move of assignment {assignment} to {to} ({note})"
+                ));
             }
         }
     }

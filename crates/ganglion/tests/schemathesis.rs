@@ -121,7 +121,11 @@ async fn sign_in(base: &str, login: &str, password: &str) -> String {
         .send()
         .await
         .expect("the server answers");
-    assert_eq!(answer.status(), reqwest::StatusCode::CREATED, "sign in {login}");
+    assert_eq!(
+        answer.status(),
+        reqwest::StatusCode::CREATED,
+        "sign in {login}"
+    );
     let body: serde_json::Value = answer.json().await.expect("a session");
     body["token"].as_str().expect("a token").to_owned()
 }
@@ -184,7 +188,10 @@ async fn run_schemathesis(
         use tokio::io::AsyncReadExt;
         let mut out = String::new();
         let mut err = String::new();
-        let (_, _) = tokio::join!(stdout.read_to_string(&mut out), stderr.read_to_string(&mut err));
+        let (_, _) = tokio::join!(
+            stdout.read_to_string(&mut out),
+            stderr.read_to_string(&mut err)
+        );
         out + &err
     };
     let finished = tokio::time::timeout(time_left, async {
@@ -228,22 +235,33 @@ async fn the_server_does_what_its_openapi_document_says() {
     let mut test_cases = 0;
     for (role, login, password) in [
         ("administrator", "admin", ADMIN_PASSWORD),
-        ("county official", "k001-official", ganglion_app::DEMO_PASSWORD),
+        (
+            "county official",
+            "k001-official",
+            ganglion_app::DEMO_PASSWORD,
+        ),
     ] {
         for (part, filter) in [
-            ("every operation but signing out", ["--exclude-path", SIGN_OUT]),
+            (
+                "every operation but signing out",
+                ["--exclude-path", SIGN_OUT],
+            ),
             ("signing out", ["--include-path", SIGN_OUT]),
         ] {
             // A fresh token for each part: signing out revokes the one it is sent with.
             let token = sign_in(&base, login, password).await;
             let time_left = BUDGET.saturating_sub(budget_started.elapsed());
-            let run = run_schemathesis(&command, &base, &token, &filter, report.path(), time_left)
-                .await;
+            let run =
+                run_schemathesis(&command, &base, &token, &filter, report.path(), time_left).await;
             test_cases += run.test_cases();
             println!(
                 "schemathesis as the {role}, {part}: {} test cases, {} ({:.0} s into the run)",
                 run.test_cases(),
-                if run.passed { "no failures" } else { "FAILURES" },
+                if run.passed {
+                    "no failures"
+                } else {
+                    "FAILURES"
+                },
                 budget_started.elapsed().as_secs_f64()
             );
             if !run.passed {

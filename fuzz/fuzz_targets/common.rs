@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! What the targets share: an app over a fresh SQLite database with a small
 //! organization, made once per fuzzing process, and a runtime to drive it.
 

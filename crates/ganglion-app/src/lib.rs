@@ -6,40 +6,32 @@
 //! The types here that cross a door (inputs and views) are the public representation:
 //! they serialize to the JSON the API documents.
 
-mod access;
-
 mod audit;
-mod browse;
 pub mod clock;
 mod csv_file;
 mod demo;
 
 mod error;
 mod features;
-mod import;
 pub mod jobs;
-mod notes;
 mod page;
-mod people;
-mod people_transfer;
 mod tracking;
-mod units;
 
 use std::sync::{Arc, RwLock};
 
 use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
 use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
-pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use audit::{AuditQuery, AuditView, ChainStatus};
-pub use browse::{Me, OutlineNode, UnitSummary};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use csv_file::{guard_cell, read_records, unguard_cell};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
 pub use error::{AppError, ErrorCode, RowError};
+pub use features::access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use features::attention::{
     Attention, AttentionChild, AttentionCounts, AttentionItem, AttentionQuery,
 };
+pub use features::browse::{Me, OutlineNode, UnitSummary};
 pub use features::directives::{
     AssignmentView, AtQuery, ChildRollup, DirectiveListQuery, DirectivePatch, DirectiveSummary,
     DirectiveView, Directives, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Issued, Laggard,
@@ -47,22 +39,22 @@ pub use features::directives::{
     SeriesDay, StateCounts, Target,
 };
 pub use features::integrity::IntegrityReport;
+pub use features::notes::{NewNote, NoteView};
+pub use features::people::transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
+pub use features::people::{
+    AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
+};
 pub use features::programmes::{
     ChildProgress, ChildYear, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress,
     ProgrammeView, ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView,
     YearProgress, PROJECTS_CSV_HEADER,
 };
-pub use import::{ImportRow, ImportSummary, Progress, Silent};
-pub use notes::{NewNote, NoteView};
-pub use page::Page;
-pub use people::{
-    AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
-};
-pub use people_transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
-pub use tracking::Transition;
-pub use units::{
+pub use features::units::import::{ImportRow, ImportSummary, Progress, Silent};
+pub use features::units::{
     ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView, UNIT_CSV_HEADER,
 };
+pub use page::Page;
+pub use tracking::Transition;
 
 /// A CSV export read piece by piece, so that a large one never sits in memory whole.
 pub trait CsvExport: Send + 'static {
@@ -228,9 +220,9 @@ pub struct App {
     model: Arc<RwLock<tracking::ReadModel>>,
     /// Names this server in the change feed, so that it skips its own changes there.
     origin: Arc<str>,
-    limiter: Arc<access::LoginLimiter>,
+    limiter: Arc<features::access::LoginLimiter>,
     batcher: Arc<tracking::batch::Batcher>,
-    sessions: Arc<access::SessionCache>,
+    sessions: Arc<features::access::SessionCache>,
     /// Counts changes of the read model, for pages that follow it live.
     model_version: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where every use case reads the time.
@@ -304,7 +296,7 @@ impl App {
             template: Arc::new(template),
             model: Arc::new(RwLock::new(tracking::ReadModel::new(tree, last_change))),
             origin: Arc::from(hex::encode(origin)),
-            limiter: Arc::new(access::LoginLimiter::default()),
+            limiter: Arc::new(features::access::LoginLimiter::default()),
             batcher: Arc::default(),
             sessions: Arc::default(),
             model_version: Arc::new(tokio::sync::watch::channel(0).0),

@@ -86,9 +86,17 @@ pub fn format_date(date: Date) -> String {
         .unwrap_or_default()
 }
 
-/// A `YYYY-MM-DD` date, as the API writes dates. Years before 1 and after 9999 are
-/// not dates anyone means.
+/// A `YYYY-MM-DD` date, as the API writes dates, in that one spelling (no sign before
+/// the year, no other width). Years before 1 and after 9999 are not dates anyone means.
 pub fn parse_date(text: &str) -> Option<Date> {
+    let shape = text.len() == 10
+        && text.bytes().enumerate().all(|(at, byte)| match at {
+            4 | 7 => byte == b'-',
+            _ => byte.is_ascii_digit(),
+        });
+    if !shape {
+        return None;
+    }
     Date::parse(text, format_description!("[year]-[month]-[day]"))
         .ok()
         .filter(|date| (1..=9999).contains(&date.year()))
@@ -120,5 +128,15 @@ mod tests {
         assert!(parse_date("2026-12-01").is_some());
         assert!(parse_date("0000-01-01").is_none());
         assert!(parse_date("2026-02-30").is_none());
+        // One spelling: what is read writes back as it was sent.
+        for other in [
+            "+2026-12-01",
+            "-2026-12-01",
+            "2026-12-1",
+            "02026-12-01",
+            " 2026-12-01",
+        ] {
+            assert!(parse_date(other).is_none(), "{other}");
+        }
     }
 }

@@ -59,6 +59,19 @@ pub fn read_records(bytes: &[u8], header: &str) -> Result<Vec<(u64, Vec<String>)
             first = false;
             continue;
         };
+        // No text means the NUL character, and PostgreSQL cannot hold it: refused on
+        // either backend alike.
+        if fields.iter().any(|field| field.contains('\0')) {
+            errors.push(RowError {
+                line,
+                code: None,
+                reason: "bad encoding: the row holds the NUL character (U+0000)".into(),
+            });
+            if first {
+                return Err(errors);
+            }
+            continue;
+        }
         if first {
             first = false;
             let expected = header;

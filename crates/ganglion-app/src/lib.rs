@@ -46,6 +46,7 @@ pub use features::honours::{
     AwardView, Awarded, Honours, NewTitle, Period, TitleName, TitleQuery, TitleView, Withdrawal,
     Withdrawn,
 };
+pub use features::integrity::IntegrityReport;
 pub use features::notes::{NewNote, NoteView};
 pub use features::people::transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
 pub use features::people::{
@@ -57,7 +58,9 @@ pub use features::programmes::{
     YearProgress, PROJECTS_CSV_HEADER,
 };
 pub use features::units::import::{ImportRow, ImportSummary, Progress, Silent};
-pub use features::units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
+pub use features::units::{
+    ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView, UNIT_CSV_HEADER,
+};
 pub use page::Page;
 pub use tracking::Transition;
 

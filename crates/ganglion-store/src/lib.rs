@@ -18,6 +18,7 @@ mod error;
 mod exec;
 mod experiences;
 mod idempotency;
+mod integrity;
 mod locks;
 mod moves;
 mod open;
@@ -39,6 +40,7 @@ pub use experiences::{
     NewExperienceRow, SubtreeAccess, MAX_INDEXED_TOKENS,
 };
 pub use idempotency::StoredResponse;
+pub use integrity::IntegrityReport;
 pub use locks::ClusterLock;
 pub use moves::ItemMove;
 pub use open::{redact_url, OpenMode};

@@ -107,7 +107,8 @@ pub fn require_content_type(headers: &HeaderMap, expected: &str) -> Result<(), A
     }
 }
 
-/// Malformed JSON is a 400; JSON of the wrong shape is a 422 naming the field.
+/// Malformed JSON is a 400; JSON of the wrong shape is a 422 naming the field, and so
+/// is text holding the NUL character (see [`nul_in_text`]).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let malformed = |inner: serde_json::Error| {
         ApiError::new(
@@ -127,7 +128,65 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })?;
     deserializer.end().map_err(malformed)?;
+    if let Some(field) = nul_in_json(bytes) {
+        return Err(nul_in_text().with_field(field));
+    }
     Ok(parsed)
+}
+
+/// Text may not hold the NUL character, wherever it comes from: PostgreSQL cannot store
+/// it (nor compare with it), and no name, note or login means it. Refused at every door
+/// alike, on both backends.
+pub fn nul_in_text() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidValue,
+        "text may not hold the NUL character (U+0000)",
+    )
+}
+
+/// The path of the first string (or key) of a JSON body that holds a NUL character.
+/// JSON can carry one only as the escape `\u0000`, so a body without it is let through
+/// unread.
+fn nul_in_json(bytes: &[u8]) -> Option<String> {
+    if !bytes
+        .windows(6)
+        .any(|window| window.eq_ignore_ascii_case(b"\\u0000"))
+    {
+        return None;
+    }
+    fn walk(value: &serde_json::Value, path: &mut Vec<String>) -> Option<String> {
+        match value {
+            serde_json::Value::String(text) if text.contains('\0') => Some(path.join(".")),
+            serde_json::Value::Array(items) => {
+                items.iter().enumerate().find_map(|(index, item)| {
+                    path.push(index.to_string());
+                    let found = walk(item, path);
+                    path.pop();
+                    found
+                })
+            }
+            serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+                path.push(key.clone());
+                let found = if key.contains('\0') {
+                    Some(path.join("."))
+                } else {
+                    walk(item, path)
+                };
+                path.pop();
+                found
+            }),
+            _ => None,
+        }
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    walk(&value, &mut Vec::new())
+}
+
+/// The first query parameter whose name or value holds a NUL character.
+pub(crate) fn nul_in_query(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, value)| key.contains('\0') || value.contains('\0'))
+        .map(|(key, _)| key.replace('\0', ""))
 }
 
 /// Query parameters parsed into `T`; unknown or ill-typed parameters are a 422.
@@ -138,6 +197,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some(key) = nul_in_query(query) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidQuery,
+                "a query parameter may not hold the NUL character (U+0000)",
+            )
+            .with_field(key));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)

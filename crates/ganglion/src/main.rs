@@ -109,6 +109,14 @@ enum Command {
         #[command(subcommand)]
         what: AuditWhat,
     },
+    /// Checks that the database holds one tree and one history: SQLite's own check and
+    /// foreign keys, every unit's path and depth, every tracked item's moves. Exit 0 if
+    /// sound, non-zero naming what does not fit. The audit chain: `ganglion audit verify`.
+    #[command(after_help = "Example:\n  ganglion check --db sqlite://ganglion.db")]
+    Check {
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
     /// Writes a consistent copy of the database to a new SQLite file, while the server runs.
     #[command(
         after_help = "Examples:\n  ganglion backup ganglion-2026-11-23.backup\n  ganglion backup pg.backup --db postgres://postgres@127.0.0.1/ganglion"
@@ -258,6 +266,25 @@ async fn main() -> Result<()> {
                     status.first_broken.unwrap_or_default(),
                     status.reason.unwrap_or_default(),
                     status.entries
+                );
+            }
+        }
+        Command::Check { db } => {
+            let app = App::open(&db.url).await?;
+            let report = app.check_integrity(&Ctx::operator()).await?;
+            app.close().await;
+            if report.sound() {
+                println!(
+                    "The database is sound: {} units, {} tracked items, {} moves.",
+                    report.units, report.items, report.item_events
+                );
+            } else {
+                for problem in &report.problems {
+                    eprintln!("{problem}");
+                }
+                bail!(
+                    "the database is not sound: {} problems (above)",
+                    report.problems.len()
                 );
             }
         }

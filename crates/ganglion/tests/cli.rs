@@ -32,6 +32,7 @@ fn every_command_shows_an_example() {
         &["import", "people", "--help"],
         &["export", "people", "--help"],
         &["audit", "verify", "--help"],
+        &["check", "--help"],
         &["backup", "--help"],
         &["restore", "--help"],
     ] {
@@ -127,4 +128,50 @@ fn init_import_and_export_from_the_command_line() {
         std::fs::read_to_string(&file).unwrap(),
         "code,parent_code,kind,name,tags\nP,C,province,북부,rural\n"
     );
+}
+
+/// `ganglion check` finds a sound database sound, and names what a hand that edited
+/// the rows broke: a path that no longer follows the parent's, a move history out of
+/// step.
+#[tokio::test]
+async fn check_names_what_does_not_fit() {
+    use sqlx::{Connection, Executor};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/g.db", dir.path().display());
+    assert!(ganglion(&["init", "--db", &url]).status.success());
+    let file = dir.path().join("units.csv");
+    std::fs::write(
+        &file,
+        "code,parent_code,kind,name,tags\nC,,centre,Centre,\nP,C,province,North,\nK,P,city_county,County,\n",
+    )
+    .unwrap();
+    assert!(
+        ganglion(&["import", "units", file.to_str().unwrap(), "--db", &url])
+            .status
+            .success()
+    );
+    let output = ganglion(&["check", "--db", &url]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert!(
+        text(&output).contains("The database is sound: 3 units"),
+        "{}",
+        text(&output)
+    );
+
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&url).await.unwrap();
+    connection
+        .execute("UPDATE units SET path = '/zzzzzzz/', depth = 5 WHERE code = 'P'")
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+    let output = ganglion(&["check", "--db", &url]);
+    assert!(!output.status.success(), "{}", text(&output));
+    for expected in ["has the path /zzzzzzz/", "has the depth 5", "not sound"] {
+        assert!(
+            text(&output).contains(expected),
+            "{expected}: {}",
+            text(&output)
+        );
+    }
 }

@@ -18,6 +18,7 @@ pub(crate) mod browse;
 pub(crate) mod directives;
 pub(crate) mod experiences;
 pub(crate) mod honours;
+pub(crate) mod integrity;
 pub(crate) mod notes;
 pub(crate) mod people;
 pub(crate) mod programmes;

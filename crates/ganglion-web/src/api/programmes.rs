@@ -13,9 +13,10 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::api::transfer::csv_write;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::{JsonWrite, Query};
 use crate::write::run_write;
 use crate::{AppState, IMPORT_BODY_LIMIT};
@@ -30,6 +31,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(progress))
 }
 
+api_errors!(
+    CreateProgrammeErrors,
+    json_write,
+    [Forbidden, InvalidId, UnknownUnit, InvalidValue]
+);
+
 /// Makes a programme: a directive of kind `project` for each of its years, issued by
 /// the owner, to which projects are added.
 #[utoipa::path(
@@ -38,8 +45,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried write safe")),
     responses(
         (status = 201, description = "The programme", body = ProgrammeView),
-        (status = 403, description = "The owner is not the caller's to act for", body = ErrorBody),
-        (status = 422, description = "A value is not valid (`invalid_value`), or the owner is unknown", body = ErrorBody),
+        CreateProgrammeErrors,
     )
 )]
 async fn create_programme(
@@ -54,10 +60,15 @@ async fn create_programme(
     .await
 }
 
+api_errors!(ListProgrammesErrors, read, []);
+
 /// The programmes the caller may see.
 #[utoipa::path(
     get, path = "/api/v1/programmes", tag = "programmes",
-    responses((status = 200, description = "The programmes", body = Vec<ProgrammeView>))
+    responses(
+        (status = 200, description = "The programmes", body = Vec<ProgrammeView>),
+        ListProgrammesErrors,
+    )
 )]
 async fn list_programmes(
     State(state): State<AppState>,
@@ -66,6 +77,8 @@ async fn list_programmes(
     Ok(Json(state.app.programmes().list(&ctx).await?))
 }
 
+api_errors!(GetProgrammeErrors, read, [NotFound]);
+
 /// One programme: visible to those with authority over its owner, and to the units
 /// with a project under them.
 #[utoipa::path(
@@ -73,7 +86,7 @@ async fn list_programmes(
     params(("id" = String, Path, description = "The programme's id")),
     responses(
         (status = 200, description = "The programme", body = ProgrammeView),
-        (status = 404, description = "No such programme", body = ErrorBody),
+        GetProgrammeErrors,
     )
 )]
 async fn get_programme(
@@ -83,6 +96,20 @@ async fn get_programme(
 ) -> Result<Json<ProgrammeView>, ApiError> {
     Ok(Json(state.app.programmes().get(&ctx, &id).await?))
 }
+
+api_errors!(
+    AddProjectErrors,
+    json_write,
+    [
+        NotFound,
+        Forbidden,
+        InvalidId,
+        UnknownUnit,
+        UnitOutsideOwner,
+        YearOutsideProgramme,
+        InvalidValue
+    ]
+);
 
 /// Adds a project for a unit in the owner's subtree and a year of the programme.
 #[utoipa::path(
@@ -94,9 +121,7 @@ async fn get_programme(
     ),
     responses(
         (status = 201, description = "The project, planned", body = ProjectView),
-        (status = 403, description = "The programme is not the caller's to add to", body = ErrorBody),
-        (status = 404, description = "No such programme", body = ErrorBody),
-        (status = 422, description = "The unit lies outside the owner (`unit_outside_owner`), the year outside the programme (`year_outside_programme`), or a value is not valid", body = ErrorBody),
+        AddProjectErrors,
     )
 )]
 async fn add_project(
@@ -112,6 +137,12 @@ async fn add_project(
     .await
 }
 
+api_errors!(
+    ImportProjectsErrors,
+    csv_write,
+    [NotFound, Forbidden, InvalidRows, TooManyRows]
+);
+
 /// Adds projects from CSV (`unit_code,year,kind,title,due`), all or nothing.
 #[utoipa::path(
     post, path = "/api/v1/programmes/{id}/projects.csv", tag = "programmes",
@@ -122,10 +153,7 @@ async fn add_project(
     ),
     responses(
         (status = 200, description = "Every row was added", body = ProjectImportSummary),
-        (status = 404, description = "No such programme", body = ErrorBody),
-        (status = 413, description = "The file is too large", body = ErrorBody),
-        (status = 415, description = "Not sent as text/csv", body = ErrorBody),
-        (status = 422, description = "Bad rows, each with its line number (`invalid_rows`); nothing was added", body = ErrorBody),
+        ImportProjectsErrors,
     )
 )]
 async fn import_projects(
@@ -150,13 +178,15 @@ struct AtOnly {
     at: Option<String>,
 }
 
+api_errors!(ProgressErrors, read, [NotFound, InvalidId]);
+
 /// Plan against actual by year (every year of the span) and by region.
 #[utoipa::path(
     get, path = "/api/v1/programmes/{id}/progress", tag = "programmes",
     params(("id" = String, Path, description = "The programme's id"), AtOnly),
     responses(
         (status = 200, description = "Progress by year and by child", body = ProgrammeProgress),
-        (status = 404, description = "No such programme or unit", body = ErrorBody),
+        ProgressErrors,
     )
 )]
 async fn progress(
@@ -174,14 +204,26 @@ async fn progress(
     ))
 }
 
+api_errors!(
+    ListProjectsErrors,
+    read,
+    [
+        NotFound,
+        InvalidId,
+        InvalidLimit,
+        InvalidCursor,
+        InvalidValue,
+        YearOutsideProgramme
+    ]
+);
+
 /// The programme's projects under a unit, by year, milestone and kind, a page at a time.
 #[utoipa::path(
     get, path = "/api/v1/programmes/{id}/projects", tag = "programmes",
     params(("id" = String, Path, description = "The programme's id"), ProjectQuery),
     responses(
         (status = 200, description = "A page of projects", body = Page<ProjectView>),
-        (status = 404, description = "No such programme or unit", body = ErrorBody),
-        (status = 422, description = "A filter is not valid", body = ErrorBody),
+        ListProjectsErrors,
     )
 )]
 async fn list_projects(

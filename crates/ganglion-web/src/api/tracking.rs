@@ -7,8 +7,9 @@ use ganglion_app::{Attention, AttentionQuery, DirectiveListQuery, DirectiveSumma
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::errors::api_errors;
 use crate::caller::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::extract::Query;
 use crate::AppState;
 
@@ -19,6 +20,12 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(plans))
 }
 
+api_errors!(
+    AttentionErrors,
+    read,
+    [NotFound, InvalidLimit, InvalidCursor]
+);
+
 /// Everything overdue in the unit's subtree, of every kind, by child and most overdue
 /// first.
 #[utoipa::path(
@@ -26,7 +33,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
     params(("id" = String, Path, description = "The unit's id"), AttentionQuery),
     responses(
         (status = 200, description = "What is overdue", body = Attention),
-        (status = 404, description = "No such unit", body = ErrorBody),
+        AttentionErrors,
     )
 )]
 async fn attention(
@@ -38,13 +45,19 @@ async fn attention(
     Ok(Json(state.app.attention(&ctx, &id, query).await?))
 }
 
+api_errors!(
+    IssuedDirectivesErrors,
+    read,
+    [NotFound, InvalidLimit, InvalidCursor]
+);
+
 /// The directives the unit issued, newest first, with how far each has come.
 #[utoipa::path(
     get, path = "/api/v1/units/{id}/directives", tag = "directives",
     params(("id" = String, Path, description = "The unit's id"), DirectiveListQuery),
     responses(
         (status = 200, description = "A page of directives", body = Page<DirectiveSummary>),
-        (status = 404, description = "No such unit", body = ErrorBody),
+        IssuedDirectivesErrors,
     )
 )]
 async fn issued_directives(
@@ -58,13 +71,15 @@ async fn issued_directives(
     ))
 }
 
+api_errors!(PlansErrors, read, [NotFound]);
+
 /// The plans units made under a directive (its child directives) that the caller sees.
 #[utoipa::path(
     get, path = "/api/v1/directives/{id}/plans", tag = "directives",
     params(("id" = String, Path, description = "The directive's id")),
     responses(
         (status = 200, description = "The plans", body = Vec<DirectiveSummary>),
-        (status = 404, description = "No such directive", body = ErrorBody),
+        PlansErrors,
     )
 )]
 async fn plans(

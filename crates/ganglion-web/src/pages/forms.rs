@@ -151,16 +151,22 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequestParts<S> for Page
         let Some(query) = parts.uri.query() else {
             return Ok(Self(T::default()));
         };
+        let refuse = |message: &str| {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok());
+            let texts = Texts::of(negotiate(cookie(parts, LANG_COOKIE).as_deref(), accept));
+            PageError::status(ErrorCode::InvalidQuery, message, texts)
+        };
+        if crate::extract::nul_in_query(query).is_some() {
+            return Err(refuse(
+                "a query parameter may not hold the NUL character (U+0000)",
+            ));
+        }
         serde_urlencoded::from_str(query)
             .map(Self)
-            .map_err(|error| {
-                let accept = parts
-                    .headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok());
-                let texts = Texts::of(negotiate(cookie(parts, LANG_COOKIE).as_deref(), accept));
-                PageError::status(ErrorCode::InvalidQuery, &error.to_string(), texts)
-            })
+            .map_err(|error| refuse(&error.to_string()))
     }
 }
 
@@ -198,6 +204,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             PageError::status(ErrorCode::BodyTooLarge, texts.t("error.too_large"), texts)
         })?;
         check_token(&viewer, form_field(&bytes, CSRF_FIELD).as_deref())?;
+        if form_urlencoded::parse(&bytes)
+            .any(|(key, value)| key.contains('\0') || value.contains('\0'))
+        {
+            return Err(PageError::status(
+                ErrorCode::InvalidForm,
+                "a field may not hold the NUL character (U+0000)",
+                texts,
+            ));
+        }
         let input = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|error| {
             PageError::status(ErrorCode::InvalidForm, &error.to_string(), texts)
         })?;

@@ -57,17 +57,44 @@ fn crates_depend_only_downwards() {
         (
             "ganglion-core",
             &[
-                "ganglion-store", "ganglion-app", "ganglion-web", "sqlx", "rusqlite", "axum",
-                "hyper", "tokio", "serde_json", "reqwest", "maud", "utoipa",
+                "ganglion-store",
+                "ganglion-app",
+                "ganglion-web",
+                "sqlx",
+                "rusqlite",
+                "axum",
+                "hyper",
+                "tokio",
+                "serde_json",
+                "reqwest",
+                "maud",
+                "utoipa",
             ],
         ),
         (
             "ganglion-store",
-            &["ganglion-app", "ganglion-web", "axum", "hyper", "maud", "utoipa", "tower"],
+            &[
+                "ganglion-app",
+                "ganglion-web",
+                "axum",
+                "hyper",
+                "maud",
+                "utoipa",
+                "tower",
+            ],
         ),
         (
             "ganglion-app",
-            &["ganglion-web", "axum", "hyper", "maud", "sqlx", "rusqlite", "tower", "tower-http"],
+            &[
+                "ganglion-web",
+                "axum",
+                "hyper",
+                "maud",
+                "sqlx",
+                "rusqlite",
+                "tower",
+                "tower-http",
+            ],
         ),
         ("ganglion-web", &["sqlx", "rusqlite", "ganglion-store"]),
     ];
@@ -88,7 +115,13 @@ fn only_the_store_speaks_sql_and_only_the_web_crate_speaks_http() {
     for krate in ["ganglion-core", "ganglion-app", "ganglion-web"] {
         for file in sources(&crates_dir().join(krate).join("src")) {
             let text = std::fs::read_to_string(&file).unwrap();
-            for word in ["sqlx::", "rusqlite::", "SELECT ", "INSERT INTO", "UPDATE items"] {
+            for word in [
+                "sqlx::",
+                "rusqlite::",
+                "SELECT ",
+                "INSERT INTO",
+                "UPDATE items",
+            ] {
                 assert!(
                     !text.contains(word),
                     "{} speaks SQL ({word:?}); only ganglion-store may",

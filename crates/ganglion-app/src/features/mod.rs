@@ -13,6 +13,7 @@
 //! the tracking engine, the clock, the change feed — lives on the `App`, not here.
 
 pub(crate) mod attention;
+pub(crate) mod audit_log;
 pub(crate) mod directives;
 pub(crate) mod programmes;
 

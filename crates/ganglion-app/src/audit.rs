@@ -276,7 +276,7 @@ impl App {
                 }
                 if let Some(node) = wrong_node {
                     return Ok(broken(&log, node.leaves().start as i64 + 1, format!(
-                        "the stored hash of entries {} to {} does not match them: the stored tree was changed",
+                        "entries {} to {} do not match the hash stored over them: the history was rewritten, or the stored tree changed",
                         node.leaves().start + 1, node.leaves().end
                     )));
                 }

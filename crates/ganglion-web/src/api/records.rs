@@ -1,8 +1,8 @@
 //! `/api/v1/notes` and `/api/v1/audit`: confidential notes and the audit trail.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::header;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ganglion_app::{AuditQuery, AuditView, ChainStatus, NewNote, NoteView, Page};
@@ -174,9 +174,5 @@ async fn audit_key(
 }
 
 fn plain_text(body: String) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }

@@ -32,6 +32,12 @@ fn every_command_shows_an_example() {
         &["import", "people", "--help"],
         &["export", "people", "--help"],
         &["audit", "verify", "--help"],
+        &["audit", "key", "--help"],
+        &["audit", "checkpoint", "--help"],
+        &["audit", "proof", "--help"],
+        &["audit", "consistency", "--help"],
+        &["audit", "export", "--help"],
+        &["audit", "verify-export", "--help"],
         &["backup", "--help"],
         &["restore", "--help"],
     ] {

@@ -164,7 +164,12 @@ impl App {
                 "audit-checkpoints",
                 crate::features::audit_log::CHECKPOINTER_EVERY,
                 Scope::Cluster,
-                |app: App| async move { app.audit_log().run_checkpointer().await.map(|_| ()) },
+                |app: App| async move {
+                    app.audit_log()
+                        .run_checkpointer(&crate::Ctx::operator())
+                        .await
+                        .map(|_| ())
+                },
             ));
         }
         jobs

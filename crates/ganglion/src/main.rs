@@ -465,7 +465,7 @@ async fn main() -> Result<()> {
 /// Loads the audit key, or makes it when the database has none: every server that
 /// may sign needs it; one without it serves, and signs nothing.
 async fn take_audit_key(app: &App, path: &std::path::Path) -> Result<()> {
-    match app.use_audit_key(path, true).await? {
+    match app.use_audit_key(&Ctx::operator(), path, true).await? {
         ganglion_app::AuditKeyState::Created { path, public_key } => println!(
             "Made the audit key {} (keep it, and a copy, outside the database); its public key:\n  {public_key}",
             path.display()
@@ -531,7 +531,7 @@ async fn audit_command(what: AuditWhat) -> Result<()> {
             let public_key = match key {
                 Some(given) => Some(public_key_argument(&given)?),
                 None => {
-                    app.use_audit_key(&audit_key.path_for(&db.url), false)
+                    app.use_audit_key(&Ctx::operator(), &audit_key.path_for(&db.url), false)
                         .await?;
                     None
                 }
@@ -566,7 +566,7 @@ async fn audit_command(what: AuditWhat) -> Result<()> {
         }
         AuditWhat::Key { db, audit_key } => {
             let app = App::open(&db.url).await?;
-            app.use_audit_key(&audit_key.path_for(&db.url), false)
+            app.use_audit_key(&Ctx::operator(), &audit_key.path_for(&db.url), false)
                 .await?;
             let key = app.audit_log().public_key(&operator).await;
             app.close().await;
@@ -578,7 +578,7 @@ async fn audit_command(what: AuditWhat) -> Result<()> {
         AuditWhat::Checkpoint { db, audit_key } => {
             let app = App::open(&db.url).await?;
             let path = audit_key.path_for(&db.url);
-            app.use_audit_key(&path, false).await?;
+            app.use_audit_key(&Ctx::operator(), &path, false).await?;
             let checkpoint = app.audit_log().checkpoint_now(&operator).await;
             app.close().await;
             let checkpoint = checkpoint.with_context(|| {

@@ -42,7 +42,12 @@ async fn add_entries(server: &TestServer, count: usize) {
 
 async fn give_key(server: &TestServer, folder: &tempfile::TempDir) -> String {
     let path = folder.path().join("audit-key");
-    match server.app.use_audit_key(&path, true).await.unwrap() {
+    match server
+        .app
+        .use_audit_key(&Ctx::operator(), &path, true)
+        .await
+        .unwrap()
+    {
         AuditKeyState::Created { public_key, .. } => {
             #[cfg(unix)]
             {
@@ -84,7 +89,7 @@ async fn proofs_of_every_entry_check_offline(backend: TestBackend) {
     assert!(matches!(
         server
             .app
-            .use_audit_key(&folder.path().join("audit-key"), true)
+            .use_audit_key(&Ctx::operator(), &folder.path().join("audit-key"), true)
             .await
             .unwrap(),
         AuditKeyState::Loaded { .. }
@@ -99,11 +104,19 @@ async fn proofs_of_every_entry_check_offline(backend: TestBackend) {
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let refused = server.app.use_audit_key(&other, true).await.unwrap_err();
+        let refused = server
+            .app
+            .use_audit_key(&Ctx::operator(), &other, true)
+            .await
+            .unwrap_err();
         assert!(refused.to_string().contains("chmod 600"), "{refused}");
         std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let refused = server.app.use_audit_key(&other, true).await.unwrap_err();
+    let refused = server
+        .app
+        .use_audit_key(&Ctx::operator(), &other, true)
+        .await
+        .unwrap_err();
     assert!(
         refused.to_string().contains("not this database's"),
         "{refused}"
@@ -112,28 +125,32 @@ async fn proofs_of_every_entry_check_offline(backend: TestBackend) {
     // Checkpoints: the first at once, then every 1,000 entries or 60 seconds.
     let mut signed = Vec::new();
     signed.push(
-        log.run_checkpointer()
+        log.run_checkpointer(&Ctx::operator())
             .await
             .unwrap()
             .expect("the first checkpoint"),
     );
-    assert_eq!(log.run_checkpointer().await.unwrap(), None, "nothing new");
+    assert_eq!(
+        log.run_checkpointer(&Ctx::operator()).await.unwrap(),
+        None,
+        "nothing new"
+    );
     add_entries(&server, 10).await;
     assert_eq!(
-        log.run_checkpointer().await.unwrap(),
+        log.run_checkpointer(&Ctx::operator()).await.unwrap(),
         None,
         "ten entries, a moment later"
     );
     clock.advance(time::Duration::seconds(61));
     signed.push(
-        log.run_checkpointer()
+        log.run_checkpointer(&Ctx::operator())
             .await
             .unwrap()
             .expect("a minute later"),
     );
     add_entries(&server, 1200).await;
     signed.push(
-        log.run_checkpointer()
+        log.run_checkpointer(&Ctx::operator())
             .await
             .unwrap()
             .expect("1,200 entries later"),
@@ -141,7 +158,7 @@ async fn proofs_of_every_entry_check_offline(backend: TestBackend) {
     add_entries(&server, 333).await;
     clock.advance(time::Duration::seconds(61));
     signed.push(
-        log.run_checkpointer()
+        log.run_checkpointer(&Ctx::operator())
             .await
             .unwrap()
             .expect("a minute later again"),
@@ -204,7 +221,7 @@ async fn proofs_of_every_entry_check_offline(backend: TestBackend) {
                 .await
                 .unwrap();
             let document = serde_json::to_vec(&proof).unwrap();
-            check(&document, &public_key, &[old.note.clone()]).unwrap();
+            check(&document, &public_key, std::slice::from_ref(&old.note)).unwrap();
             if !proof.proof.is_empty() {
                 let mut wrong = proof.clone();
                 wrong.proof.pop();
@@ -419,9 +436,12 @@ async fn a_rewritten_chain_fails_against_checkpoints_handed_out_before(backend: 
     // With the forger's own key the export checks — but not with the checkpoint
     // handed out before, which that key did not sign.
     assert!(ganglion_app::verify_document(&export[..], forger.public_key(), &[]).is_ok());
-    assert!(
-        ganglion_app::verify_document(&export[..], forger.public_key(), &[held.clone()]).is_err()
-    );
+    assert!(ganglion_app::verify_document(
+        &export[..],
+        forger.public_key(),
+        std::slice::from_ref(&held)
+    )
+    .is_err());
 
     // Even the server itself, signing the rewritten history with the real key once
     // its checkpoints are gone, cannot make it pass against what it handed out before.
@@ -432,7 +452,7 @@ async fn a_rewritten_chain_fails_against_checkpoints_handed_out_before(backend: 
     server
         .app
         .audit_log()
-        .run_checkpointer()
+        .run_checkpointer(&Ctx::operator())
         .await
         .unwrap()
         .expect("signed again");
@@ -445,7 +465,8 @@ async fn a_rewritten_chain_fails_against_checkpoints_handed_out_before(backend: 
         .unwrap();
     assert!(ganglion_app::verify_document(&export[..], &public_key, &[]).is_ok());
     let failure =
-        ganglion_app::verify_document(&export[..], &public_key, &[held.clone()]).unwrap_err();
+        ganglion_app::verify_document(&export[..], &public_key, std::slice::from_ref(&held))
+            .unwrap_err();
     assert!(failure.0.contains("held before"), "{failure}");
     let status = server.app.verify_audit_with(&ctx, options).await.unwrap();
     assert!(!status.intact, "{backend:?}: {status:?}");
@@ -476,7 +497,7 @@ async fn a_server_with_the_key_signs_checkpoints_by_itself() {
             .unwrap();
         app.create_admin(support::ADMIN_PASSWORD).await.unwrap();
         let folder = tempfile::tempdir().unwrap();
-        app.use_audit_key(&folder.path().join("key"), true)
+        app.use_audit_key(&Ctx::operator(), &folder.path().join("key"), true)
             .await
             .unwrap();
         let mut server = TestServer::serve(app, database).await;

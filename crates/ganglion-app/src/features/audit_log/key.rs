@@ -123,9 +123,19 @@ impl App {
     /// database recorded is refused: signing with it would start a second history.
     pub async fn use_audit_key(
         &self,
+        ctx: &Ctx,
         path: &Path,
         create: bool,
     ) -> Result<AuditKeyState, AppError> {
+        self.authorize(
+            ctx,
+            ganglion_core::Action::Write,
+            ganglion_core::Resource::Instance,
+            "audit key",
+            "audit_key.use",
+            format!("audit_key:{}", path.display()),
+        )
+        .await?;
         let recorded = self.store.setting(PUBLIC_KEY_SETTING).await?;
         let (signer, created) = if path.exists() {
             (read_key(path)?, false)
@@ -160,7 +170,7 @@ impl App {
                 let mut tx = self.store.write().await?;
                 tx.set_setting(PUBLIC_KEY_SETTING, &public_key).await?;
                 let audit = Audit::new("audit_key.record", format!("audit_key:{public_key}"), None);
-                self.finish_write(tx, &Ctx::operator(), audit, ()).await?;
+                self.finish_write(tx, ctx, audit, ()).await?;
             }
         }
         *self

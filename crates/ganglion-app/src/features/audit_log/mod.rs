@@ -188,7 +188,7 @@ impl AuditLog<'_> {
     }
 
     /// The public key the database recorded, for the operator's tools.
-    pub async fn recorded_public_key(&self) -> Result<Option<String>, AppError> {
+    pub(crate) async fn recorded_public_key(&self) -> Result<Option<String>, AppError> {
         Ok(self.app.store.setting(PUBLIC_KEY_SETTING).await?)
     }
 
@@ -405,7 +405,8 @@ impl AuditLog<'_> {
 
     /// One turn of the checkpointer: the tree extended over every complete block, and
     /// a checkpoint signed if one is due. Returns the checkpoint signed, if any.
-    pub async fn run_checkpointer(&self) -> Result<Option<CheckpointView>, AppError> {
+    pub async fn run_checkpointer(&self, ctx: &Ctx) -> Result<Option<CheckpointView>, AppError> {
+        self.require_operator(ctx, "audit.checkpoint").await?;
         let size = self.app.store.audit_size().await?.max(0) as u64;
         self.extend_tree(size).await?;
         let Some(signer) = self.app.audit_signer() else {

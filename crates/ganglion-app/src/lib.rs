@@ -6,37 +6,28 @@
 //! The types here that cross a door (inputs and views) are the public representation:
 //! they serialize to the JSON the API documents.
 
-mod access;
-
 mod audit;
-mod browse;
 pub mod clock;
 mod csv_file;
 mod demo;
 
 mod error;
 mod features;
-mod import;
 pub mod jobs;
-mod notes;
 mod page;
-mod people;
-mod people_transfer;
 mod tracking;
-mod units;
 
 use std::sync::{Arc, RwLock};
 
 use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
 use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
-pub use access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use audit::{AuditQuery, AuditView, ChainStatus, VerifyOptions};
-pub use browse::{Me, OutlineNode, UnitSummary};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use csv_file::{guard_cell, read_records, unguard_cell};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
 pub use error::{AppError, ErrorCode, RowError};
+pub use features::access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use features::attention::{
     Attention, AttentionChild, AttentionCounts, AttentionItem, AttentionQuery,
 };
@@ -47,26 +38,27 @@ pub use features::audit_log::{
     default_audit_key_path, AuditKeyState, AuditLog, CheckpointView, ConsistencyProof, EntryRecord,
     InclusionProof, CHECKPOINT_AGE, CHECKPOINT_ENTRIES,
 };
+pub use features::browse::{Me, OutlineNode, UnitSummary};
 pub use features::directives::{
     AssignmentView, AtQuery, ChildRollup, DirectiveListQuery, DirectivePatch, DirectiveSummary,
     DirectiveView, Directives, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Issued, Laggard,
     Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
     SeriesDay, StateCounts, Target,
 };
+pub use features::notes::{NewNote, NoteView};
+pub use features::people::transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
+pub use features::people::{
+    AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
+};
 pub use features::programmes::{
     ChildProgress, ChildYear, NewProgramme, NewProject, ProgrammeMetric, ProgrammeProgress,
     ProgrammeView, ProgrammeYear, Programmes, ProjectImportSummary, ProjectQuery, ProjectView,
     YearProgress, PROJECTS_CSV_HEADER,
 };
-pub use import::{ImportRow, ImportSummary, Progress, Silent};
-pub use notes::{NewNote, NoteView};
+pub use features::units::import::{ImportRow, ImportSummary, Progress, Silent};
+pub use features::units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
 pub use page::Page;
-pub use people::{
-    AccountView, EndPost, NewAccount, NewPerson, NewPost, PeopleQuery, PersonView, PostView,
-};
-pub use people_transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};
 pub use tracking::Transition;
-pub use units::{ListUnits, MoveUnit, NewUnitInput, UnitExport, UnitPatch, UnitView};
 
 /// A CSV export read piece by piece, so that a large one never sits in memory whole.
 pub trait CsvExport: Send + 'static {
@@ -232,9 +224,9 @@ pub struct App {
     model: Arc<RwLock<tracking::ReadModel>>,
     /// Names this server in the change feed, so that it skips its own changes there.
     origin: Arc<str>,
-    limiter: Arc<access::LoginLimiter>,
+    limiter: Arc<features::access::LoginLimiter>,
     batcher: Arc<tracking::batch::Batcher>,
-    sessions: Arc<access::SessionCache>,
+    sessions: Arc<features::access::SessionCache>,
     /// Counts changes of the read model, for pages that follow it live.
     model_version: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where every use case reads the time.
@@ -310,7 +302,7 @@ impl App {
             template: Arc::new(template),
             model: Arc::new(RwLock::new(tracking::ReadModel::new(tree, last_change))),
             origin: Arc::from(hex::encode(origin)),
-            limiter: Arc::new(access::LoginLimiter::default()),
+            limiter: Arc::new(features::access::LoginLimiter::default()),
             batcher: Arc::default(),
             sessions: Arc::default(),
             model_version: Arc::new(tokio::sync::watch::channel(0).0),

@@ -46,7 +46,7 @@ impl Store {
             "WITH RECURSIVE subtree(id) AS ( \
                SELECT id FROM units WHERE id = $2 \
                UNION ALL SELECT u.id FROM units u JOIN subtree s ON u.parent_id = s.id) \
-             SELECT CAST(a.state AS INTEGER), COUNT(*) FROM subtree s CROSS JOIN items a \
+             SELECT CAST(a.state AS INTEGER) AS state, COUNT(*) AS count FROM subtree s CROSS JOIN items a \
              WHERE a.unit_id = s.id AND a.kind = 'directive' AND a.source_id = $1 \
              GROUP BY a.state",
         )
@@ -69,7 +69,7 @@ impl Store {
         let rows = sqlx::query(
             // Units first (SQLite keeps a CROSS JOIN's order): the range is read from
             // the path index, then each unit's assignment by (directive, unit).
-            "SELECT CAST(a.state AS INTEGER), COUNT(*) FROM units u CROSS JOIN items a \
+            "SELECT CAST(a.state AS INTEGER) AS state, COUNT(*) AS count FROM units u CROSS JOIN items a \
              WHERE a.unit_id = u.id AND a.kind = 'directive' AND a.source_id = $1 \
              AND u.path >= $2 AND u.path < $3 GROUP BY a.state",
         )
@@ -130,7 +130,7 @@ impl Store {
         range: &(String, String),
     ) -> Result<Vec<(i64, i64, u64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT p.year, CAST(i.state AS INTEGER), COUNT(*) FROM projects p \
+            "SELECT p.year AS year, CAST(i.state AS INTEGER) AS state, COUNT(*) AS count FROM projects p \
              JOIN items i ON i.id = p.item_id JOIN units u ON u.id = i.unit_id \
              WHERE p.programme_id = $1 AND u.path >= $2 AND u.path < $3 \
              GROUP BY p.year, i.state",
@@ -143,9 +143,9 @@ impl Store {
         .await?;
         rows.iter()
             .map(|row| {
-                let year: i64 = row.try_get(0)?;
-                let state: i32 = row.try_get(1)?;
-                let count: i64 = row.try_get(2)?;
+                let year: i64 = row.try_get("year")?;
+                let state: i32 = row.try_get("state")?;
+                let count: i64 = row.try_get("count")?;
                 Ok((year, i64::from(state), count as u64))
             })
             .collect()
@@ -163,16 +163,18 @@ impl Store {
              JOIN directives d ON d.id = i.source_id AND d.kind = i.kind \
              WHERE u.path >= $1 AND u.path < $2 AND d.state = 'issued' \
              AND i.done_at IS NULL AND i.due < $3";
-        let counts = sqlx::query(&format!("SELECT i.kind, COUNT(*) {from} GROUP BY i.kind"))
-            .persistent(false)
-            .bind(range.0.as_str())
-            .bind(range.1.as_str())
-            .bind(today)
-            .fetch_all(&self.pool)
-            .await?;
+        let counts = sqlx::query(&format!(
+            "SELECT i.kind AS kind, COUNT(*) AS count {from} GROUP BY i.kind"
+        ))
+        .persistent(false)
+        .bind(range.0.as_str())
+        .bind(range.1.as_str())
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
         let mut total = 0u64;
         for row in &counts {
-            let count: i64 = row.try_get(1)?;
+            let count: i64 = row.try_get("count")?;
             total += count as u64;
         }
         if first == 0 {
@@ -194,8 +196,8 @@ impl Store {
 fn counts(rows: &[sqlx::any::AnyRow]) -> Result<[u64; 6], StoreError> {
     let mut counts = [0u64; 6];
     for row in rows {
-        let state: i32 = row.try_get(0)?;
-        let count: i64 = row.try_get(1)?;
+        let state: i32 = row.try_get("state")?;
+        let count: i64 = row.try_get("count")?;
         if let Some(slot) = usize::try_from(state).ok().and_then(|s| counts.get_mut(s)) {
             *slot = count as u64;
         }

@@ -24,7 +24,12 @@ pub struct BatchTx<'w> {
 }
 
 pub(crate) enum BatchConnection<'w> {
-    Pooled(WriteTx),
+    /// A pooled transaction; `vouched` when it commits without waiting for the disk,
+    /// to be made durable by a later synchronous commit (see [`Committed`]).
+    Pooled {
+        tx: WriteTx,
+        vouched: bool,
+    },
     Direct(DirectTx<'w>),
 }
 
@@ -33,7 +38,7 @@ pub(crate) enum BatchConnection<'w> {
 macro_rules! with_statements {
     ($batch:expr, |$statements:ident, $backend:ident| $body:expr) => {
         match &mut $batch.connection {
-            $crate::batch::BatchConnection::Pooled(write) => {
+            $crate::batch::BatchConnection::Pooled { tx: write, .. } => {
                 let $backend = write.backend;
                 let $statements = &mut write.tx;
                 $body
@@ -60,8 +65,22 @@ impl Store {
     /// A batch written on a pooled transaction, from any task.
     pub async fn write_batch(&self) -> Result<BatchTx<'static>, StoreError> {
         Ok(BatchTx {
-            connection: BatchConnection::Pooled(self.write().await?),
+            connection: BatchConnection::Pooled {
+                tx: self.write().await?,
+                vouched: false,
+            },
         })
+    }
+
+    /// Makes every commit that returned before this call durable, and returns once it
+    /// is: one synchronous commit of a write, whose commit record lies in the log after
+    /// theirs, so that its flush takes them with it. For the batch writer's commits on
+    /// PostgreSQL, which do not wait for the disk themselves.
+    pub async fn vouch_for_earlier_commits(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE flush_marks SET vouched = vouched + 1 WHERE id = 1")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 
@@ -74,7 +93,15 @@ impl BatchWriter {
     /// Starts a batch, holding the write lock as [`Store::write`] does.
     pub async fn begin(&mut self) -> Result<BatchTx<'_>, StoreError> {
         let Some(path) = &self.store.sqlite_path else {
-            return self.store.write_batch().await;
+            // The commit writes the log and returns; the batch is answered once a later
+            // synchronous commit vouches for it, while the next batch is written.
+            let mut tx = self.store.write().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx.tx)
+                .await?;
+            return Ok(BatchTx {
+                connection: BatchConnection::Pooled { tx, vouched: true },
+            });
         };
         let direct = match &mut self.direct {
             Some(direct) => direct,
@@ -89,25 +116,34 @@ impl BatchWriter {
 /// A committed batch, and what it takes to make it durable. A pooled transaction's
 /// commit is durable when it returns. The batch writer's own SQLite connection only
 /// writes the log at commit, so that the next batch can be written while this one is
-/// flushed: nothing of the batch may be acknowledged before [`Committed::flush`].
+/// flushed: nothing of the batch may be acknowledged before [`Committed::flush`]. The
+/// batch writer's commits on PostgreSQL do not wait for the disk either: nothing of
+/// them may be acknowledged before [`Store::vouch_for_earlier_commits`] has returned
+/// after them.
 #[must_use = "a committed batch is durable only once flushed"]
 pub struct Committed {
     /// The log to flush, if the commit did not.
     log: Option<Arc<File>>,
+    /// A later synchronous commit must vouch for it.
+    vouch: bool,
 }
 
 impl Committed {
-    pub(crate) fn durable() -> Self {
-        Self { log: None }
-    }
-
     pub(crate) fn unflushed(log: Arc<File>) -> Self {
-        Self { log: Some(log) }
+        Self {
+            log: Some(log),
+            vouch: false,
+        }
     }
 
     /// Whether the commit already flushed it.
     pub fn is_durable(&self) -> bool {
-        self.log.is_none()
+        self.log.is_none() && !self.vouch
+    }
+
+    /// Whether it waits for a later synchronous commit to vouch for it.
+    pub fn needs_vouching(&self) -> bool {
+        self.vouch
     }
 
     /// Whether flushing `other` also flushes this: both were written to the same log,
@@ -134,9 +170,12 @@ impl BatchTx<'_> {
     /// Commits the batch: visible from now on, durable once [`Committed::flush`]ed.
     pub async fn commit(self) -> Result<Committed, StoreError> {
         match self.connection {
-            BatchConnection::Pooled(write) => {
-                write.commit().await?;
-                Ok(Committed::durable())
+            BatchConnection::Pooled { tx, vouched } => {
+                tx.commit().await?;
+                Ok(Committed {
+                    log: None,
+                    vouch: vouched,
+                })
             }
             BatchConnection::Direct(direct) => direct.commit(),
         }

@@ -26,11 +26,11 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         row.map(|row| -> Result<_, StoreError> {
-            let status: i32 = row.try_get(1)?;
+            let status: i32 = row.try_get("status")?;
             Ok(StoredResponse {
-                fingerprint: row.try_get(0)?,
+                fingerprint: row.try_get("fingerprint")?,
                 status: u16::try_from(status).unwrap_or(500),
-                body: row.try_get(2)?,
+                body: row.try_get("body")?,
             })
         })
         .transpose()

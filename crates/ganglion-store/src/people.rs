@@ -44,14 +44,14 @@ impl Store {
     pub async fn unit_columns(&self) -> Result<Vec<(String, String)>, StoreError> {
         let sql = match self.backend {
             crate::Backend::Sqlite => {
-                "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+                "SELECT m.name AS table_name, c.name AS column_name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
                  WHERE m.type = 'table' AND c.name LIKE '%unit%' \
                  UNION SELECT m.name, f.\"from\" FROM sqlite_master m \
                  JOIN pragma_foreign_key_list(m.name) f \
                  WHERE m.type = 'table' AND f.\"table\" = 'units'"
             }
             crate::Backend::Postgres => {
-                "SELECT CAST(table_name AS TEXT), CAST(column_name AS TEXT) \
+                "SELECT CAST(table_name AS TEXT) AS table_name, CAST(column_name AS TEXT) AS column_name \
                  FROM information_schema.columns \
                  WHERE table_schema = current_schema() AND column_name LIKE '%unit%' \
                  UNION SELECT CAST(k.table_name AS TEXT), CAST(k.column_name AS TEXT) \
@@ -66,7 +66,7 @@ impl Store {
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         let mut columns = rows
             .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .map(|row| Ok((row.try_get("table_name")?, row.try_get("column_name")?)))
             .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
         columns.sort();
         columns.dedup();
@@ -133,7 +133,9 @@ pub struct NewPost<'a> {
 }
 
 const POST_COLUMNS: &str =
-    "s.id, s.person_id, p.name, s.unit_id, u.code, s.role, s.title, s.start_date, s.end_date";
+    "s.id AS id, s.person_id AS person_id, p.name AS person_name, s.unit_id AS unit_id, \
+     u.code AS unit_code, s.role AS role, s.title AS title, s.start_date AS start_date, \
+     s.end_date AS end_date";
 const POST_FROM: &str =
     "posts s JOIN people p ON p.id = s.person_id JOIN units u ON u.id = s.unit_id";
 
@@ -143,41 +145,42 @@ fn unit_id(raw: i64) -> Result<UnitId, sqlx::Error> {
 
 fn post_from_row(row: &AnyRow) -> Result<PostRow, sqlx::Error> {
     Ok(PostRow {
-        id: row.try_get(0)?,
-        person: row.try_get(1)?,
-        person_name: row.try_get(2)?,
-        unit: unit_id(row.try_get(3)?)?,
-        unit_code: row.try_get(4)?,
-        role: row.try_get(5)?,
-        title: row.try_get(6)?,
-        start: row.try_get(7)?,
-        end: row.try_get(8)?,
+        id: row.try_get("id")?,
+        person: row.try_get("person_id")?,
+        person_name: row.try_get("person_name")?,
+        unit: unit_id(row.try_get("unit_id")?)?,
+        unit_code: row.try_get("unit_code")?,
+        role: row.try_get("role")?,
+        title: row.try_get("title")?,
+        start: row.try_get("start_date")?,
+        end: row.try_get("end_date")?,
     })
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.login, a.person_id, a.password_hash, a.admin, p.name";
+const ACCOUNT_COLUMNS: &str = "a.id AS id, a.login AS login, a.person_id AS person_id, \
+     a.password_hash AS password_hash, a.admin AS admin, p.name AS person_name";
 const ACCOUNT_FROM: &str = "accounts a LEFT JOIN people p ON p.id = a.person_id";
 
 fn account_from_row(row: &AnyRow) -> Result<AccountRow, sqlx::Error> {
-    let admin: i32 = row.try_get(4)?;
+    let admin: i32 = row.try_get("admin")?;
     Ok(AccountRow {
-        id: row.try_get(0)?,
-        login: row.try_get(1)?,
-        person: row.try_get(2)?,
-        password_hash: row.try_get(3)?,
+        id: row.try_get("id")?,
+        login: row.try_get("login")?,
+        person: row.try_get("person_id")?,
+        password_hash: row.try_get("password_hash")?,
         admin: admin != 0,
-        person_name: row.try_get(5)?,
+        person_name: row.try_get("person_name")?,
     })
 }
 
 fn note_from_row(row: &AnyRow) -> Result<NoteRow, sqlx::Error> {
-    let hidden: Option<i64> = row.try_get(2)?;
+    let hidden: Option<i64> = row.try_get("hidden_from")?;
     Ok(NoteRow {
-        id: row.try_get(0)?,
-        unit: unit_id(row.try_get(1)?)?,
+        id: row.try_get("id")?,
+        unit: unit_id(row.try_get("unit_id")?)?,
         hidden_from: hidden.map(unit_id).transpose()?,
-        text: row.try_get(3)?,
-        created_at: row.try_get(4)?,
+        text: row.try_get("text")?,
+        created_at: row.try_get("created_at")?,
     })
 }
 
@@ -202,9 +205,9 @@ impl Store {
         Ok(row
             .map(|row| -> Result<_, sqlx::Error> {
                 Ok(PersonRow {
-                    id: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    created_by: row.try_get(2)?,
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_by: row.try_get("created_by")?,
                 })
             })
             .transpose()?)
@@ -251,7 +254,7 @@ impl Store {
             ));
         }
         let sql = format!(
-            "SELECT p.id, p.name, p.created_by FROM people p WHERE {} ORDER BY p.id LIMIT {limit}",
+            "SELECT p.id AS id, p.name AS name, p.created_by AS created_by FROM people p WHERE {} ORDER BY p.id LIMIT {limit}",
             clauses.join(" AND ")
         );
         let mut query = sqlx::query(&sql).bind(after);
@@ -263,9 +266,9 @@ impl Store {
             .iter()
             .map(|row| -> Result<_, sqlx::Error> {
                 Ok(PersonRow {
-                    id: row.try_get(0)?,
-                    name: row.try_get(1)?,
-                    created_by: row.try_get(2)?,
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    created_by: row.try_get("created_by")?,
                 })
             })
             .collect::<Result<_, _>>()?)
@@ -312,10 +315,10 @@ impl Store {
         .await?;
         Ok(row
             .map(|row| -> Result<_, sqlx::Error> {
-                let revoked: Option<String> = row.try_get(2)?;
+                let revoked: Option<String> = row.try_get("revoked_at")?;
                 Ok(SessionRow {
-                    account: row.try_get(0)?,
-                    expires_at: row.try_get(1)?,
+                    account: row.try_get("account_id")?,
+                    expires_at: row.try_get("expires_at")?,
                     revoked: revoked.is_some(),
                 })
             })
@@ -369,7 +372,7 @@ impl ReadTx {
             clauses.push(any);
         }
         let sql = format!(
-            "SELECT {POST_COLUMNS}, p.ref FROM {POST_FROM} WHERE {} ORDER BY s.id LIMIT {limit}",
+            "SELECT {POST_COLUMNS}, p.ref AS person_ref FROM {POST_FROM} WHERE {} ORDER BY s.id LIMIT {limit}",
             clauses.join(" AND ")
         );
         let mut query = sqlx::query(&sql).bind(after);
@@ -382,7 +385,7 @@ impl ReadTx {
             .map(|row| -> Result<_, sqlx::Error> {
                 Ok(PostExportRow {
                     post: post_from_row(row)?,
-                    person_ref: row.try_get(9)?,
+                    person_ref: row.try_get("person_ref")?,
                 })
             })
             .collect::<Result<_, _>>()?)
@@ -438,7 +441,11 @@ impl WriteTx {
                 query = query.bind(*person_ref);
             }
             for row in query.fetch_all(&mut *self.tx).await? {
-                found.push((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?));
+                found.push((
+                    row.try_get("ref")?,
+                    row.try_get("id")?,
+                    row.try_get("name")?,
+                ));
             }
         }
         Ok(found)

@@ -92,13 +92,14 @@ pub struct UnitFilter {
 
 /// The columns every unit query reads, `u` being the unit and `p` its parent.
 const UNIT_COLUMNS: &str =
-    "u.id, u.parent_id, u.kind, u.name, u.code, u.tags, u.depth, u.path, p.code";
+    "u.id AS id, u.parent_id AS parent_id, u.kind AS kind, u.name AS name, u.code AS code, \
+     u.tags AS tags, u.depth AS depth, u.path AS path, p.code AS parent_code";
 const UNIT_FROM: &str = "units u LEFT JOIN units p ON p.id = u.parent_id";
 
 fn unit_from_row(row: &AnyRow) -> Result<UnitRow, sqlx::Error> {
-    let id: i64 = row.try_get(0)?;
-    let parent: Option<i64> = row.try_get(1)?;
-    let depth: i32 = row.try_get(6)?;
+    let id: i64 = row.try_get("id")?;
+    let parent: Option<i64> = row.try_get("parent_id")?;
+    let depth: i32 = row.try_get("depth")?;
     let corrupt = |what: &str| sqlx::Error::Decode(format!("stored unit has a bad {what}").into());
     Ok(UnitRow {
         id: UnitId::new(id).ok_or_else(|| corrupt("id"))?,
@@ -106,13 +107,13 @@ fn unit_from_row(row: &AnyRow) -> Result<UnitRow, sqlx::Error> {
             Some(raw) => Some(UnitId::new(raw).ok_or_else(|| corrupt("parent"))?),
             None => None,
         },
-        kind: row.try_get(2)?,
-        name: row.try_get(3)?,
-        code: row.try_get(4)?,
-        tags: row.try_get(5)?,
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        code: row.try_get("code")?,
+        tags: row.try_get("tags")?,
         depth: u32::try_from(depth).map_err(|_| corrupt("depth"))?,
-        path: row.try_get(7)?,
-        parent_code: row.try_get(8)?,
+        path: row.try_get("path")?,
+        parent_code: row.try_get("parent_code")?,
     })
 }
 
@@ -263,8 +264,8 @@ impl Store {
         let mut rows = sqlx::query("SELECT id, parent_id FROM units").fetch(&self.pool);
         let mut edges = Vec::new();
         while let Some(row) = rows.try_next().await? {
-            let id: i64 = row.try_get(0)?;
-            let parent: Option<i64> = row.try_get(1)?;
+            let id: i64 = row.try_get("id")?;
+            let parent: Option<i64> = row.try_get("parent_id")?;
             if let Some(id) = UnitId::new(id) {
                 edges.push((id, parent.and_then(UnitId::new)));
             }

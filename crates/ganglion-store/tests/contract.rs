@@ -337,15 +337,21 @@ async fn a_batch_of_moves_keeps_every_step_and_the_chain(backend: TestBackend) {
                 .unwrap();
             let histories = tx.events_of_items(&[item(1), item(2)]).await.unwrap();
             let committed = tx.commit().await.unwrap();
-            // The writer's own SQLite connection leaves the flush to its caller, so
-            // that the next batch can be written meanwhile; a pooled commit flushes.
-            let own_connection = way == BatchWay::Writer && backend == TestBackend::Sqlite;
+            // The writer leaves the flush to its caller, so that the next batch can be
+            // written meanwhile: on SQLite its own connection's log is flushed, on
+            // PostgreSQL a later synchronous commit vouches for it; a pooled commit
+            // flushes as it returns.
             assert_eq!(
                 committed.is_durable(),
-                !own_connection,
+                way == BatchWay::Pooled,
                 "{backend:?} {way:?}"
             );
+            assert_eq!(
+                committed.needs_vouching(),
+                way == BatchWay::Writer && backend == TestBackend::Postgres
+            );
             committed.flush().unwrap();
+            store.vouch_for_earlier_commits().await.unwrap();
 
             let first: Vec<(u8, u8, Vec<Option<f64>>)> = histories[&item(1)]
                 .iter()

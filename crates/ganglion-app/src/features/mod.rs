@@ -12,10 +12,15 @@
 //! idempotent answer in the write's own transaction. Shared machinery — the tree index,
 //! the tracking engine, the clock, the change feed — lives on the `App`, not here.
 
+pub(crate) mod access;
 pub(crate) mod attention;
 pub(crate) mod audit_log;
+pub(crate) mod browse;
 pub(crate) mod directives;
+pub(crate) mod notes;
+pub(crate) mod people;
 pub(crate) mod programmes;
+pub(crate) mod units;
 
 use crate::AppError;
 use crate::ErrorCode;

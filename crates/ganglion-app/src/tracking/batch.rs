@@ -10,10 +10,12 @@
 //! the queue, the idempotency rules, the commit, the flush, the read model's update and
 //! the answers are this module's, the same for all.
 //!
-//! On SQLite the flush is pipelined: the writer commits a batch (its frames written to
-//! the log), hands it to a flusher thread and goes on with the next batch while the
-//! flusher waits for the disk, then answers. One flush covers every batch committed
-//! before it. Readers of the store may see a batch in the fraction of a millisecond
+//! The flush is pipelined: the writer commits a batch without waiting for the disk,
+//! hands it to a flusher and goes on with the next batch while the flusher waits for
+//! the disk, then answers. One flush covers every batch committed before it. On SQLite
+//! the flusher is a thread that `fdatasync`s the log of the writer's own connection; on
+//! PostgreSQL the writer commits with `synchronous_commit = off` and the flusher makes
+//! one synchronous commit of its own, whose flush takes every earlier commit with it. Readers of the store may see a batch in the fraction of a millisecond
 //! between its commit and its flush; nobody is told it is done before the flush.
 
 use crate::ErrorCode;
@@ -328,7 +330,14 @@ impl Batcher {
             queue.thread = Some(thread);
             queue.durability = Some(durability);
         } else {
-            tokio::spawn(write_pooled(writer_app, batch_writer, receiver));
+            let durability = Arc::new(Durability::new());
+            tokio::spawn(write_pooled(
+                writer_app,
+                batch_writer,
+                receiver,
+                durability.clone(),
+            ));
+            queue.durability = Some(durability);
         }
         queue.sender = Some(sender.clone());
         Ok(sender)
@@ -476,22 +485,85 @@ fn flush_newest_first<'c>(
     Ok(())
 }
 
-/// The writer on PostgreSQL: a task like any other, on pooled transactions.
+/// The writer on PostgreSQL: a task like any other, on pooled transactions. Its
+/// commits do not wait for the disk; a flusher task makes them durable with one
+/// synchronous commit of its own for all that wait (see `Store::vouch_for_earlier_commits`),
+/// then answers them, while the writer already writes the next batch — as the SQLite
+/// writer's flusher does, with PostgreSQL's own flush.
 async fn write_pooled(
     app: App,
     mut batch_writer: BatchWriter,
     mut receiver: mpsc::UnboundedReceiver<Box<dyn Queued>>,
+    durability: Arc<Durability>,
 ) {
+    let (to_flusher, written) = mpsc::unbounded_channel::<(u64, Answers)>();
+    let flusher = tokio::spawn(vouch_and_answer(
+        app.store.clone(),
+        written,
+        durability.clone(),
+    ));
     let mut jobs = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut answers = app
-            .commit_batch(&mut batch_writer, std::mem::take(&mut jobs))
-            .await;
-        // A pooled transaction's commit has flushed it already.
-        match durable(answers.committed.take()).await {
-            Ok(()) => answers.give(),
-            Err(error) => answers.refuse(&error.to_string()),
+        let jobs = std::mem::take(&mut jobs);
+        if durability.failed() {
+            Answers::refuse_queued(jobs, &stopped_after_failed_flush().to_string());
+            continue;
         }
+        let number = durability.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let answers = app.commit_batch(&mut batch_writer, jobs).await;
+        if to_flusher.send((number, answers)).is_err() {
+            break;
+        }
+    }
+    drop(to_flusher);
+    let _ = flusher.await;
+}
+
+/// The flusher on PostgreSQL: one vouching commit for every batch committed before it,
+/// then their answers, oldest first. A failed one refuses its batches and every later
+/// one, as a failed flush does on SQLite.
+async fn vouch_and_answer(
+    store: ganglion_store::Store,
+    mut written: mpsc::UnboundedReceiver<(u64, Answers)>,
+    durability: Arc<Durability>,
+) {
+    while let Some(first) = written.recv().await {
+        let mut ready = vec![first];
+        while let Ok(next) = written.try_recv() {
+            ready.push(next);
+        }
+        let needs_vouching = ready.iter().any(|(_, answers)| {
+            answers
+                .committed
+                .as_ref()
+                .is_some_and(Committed::needs_vouching)
+        });
+        let vouched = if durability.failed() {
+            Err("an earlier flush failed".to_owned())
+        } else if needs_vouching {
+            store
+                .vouch_for_earlier_commits()
+                .await
+                .map_err(|error| error.to_string())
+        } else {
+            Ok(())
+        };
+        let newest = ready.last().map_or(0, |(number, _)| *number);
+        match vouched {
+            Ok(()) => {
+                for (_, answers) in ready {
+                    answers.give();
+                }
+            }
+            Err(cause) => {
+                durability.failed.store(true, Ordering::SeqCst);
+                tracing::error!(%cause, "committed batches could not be made durable");
+                for (_, answers) in ready {
+                    answers.refuse(&cause);
+                }
+            }
+        }
+        durability.flushed.send_replace(newest);
     }
 }
 

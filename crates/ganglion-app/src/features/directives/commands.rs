@@ -14,9 +14,9 @@ use super::views::{
 };
 use super::{parse_kind, Directives};
 use crate::features::check_text;
+use crate::features::units::{parse_unit_id, unknown_reference};
 use crate::tracking::model::deadline;
 use crate::tracking::{SourceKey, MAX_METRIC_VALUE};
-use crate::units::{parse_unit_id, unknown_reference};
 use crate::ErrorCode;
 use crate::{clock, AppError, Audit, Ctx};
 

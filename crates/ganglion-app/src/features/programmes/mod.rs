@@ -25,11 +25,11 @@ pub use views::*;
 
 use crate::features::check_text;
 use crate::features::directives::{check_due_date, empty_source, StateCounts};
+use crate::features::units::{parse_unit_id, unknown_reference};
 use crate::page::{checked_limit, decode_number_cursor, encode_cursor, Page};
 use crate::tracking::counts::subtree_tally;
 use crate::tracking::model::deadline;
 use crate::tracking::{ItemChange, MetricSpec, SourceKey};
-use crate::units::{parse_unit_id, unknown_reference};
 use crate::ErrorCode;
 use crate::{clock, App, AppError, Audit, Ctx, RowError};
 

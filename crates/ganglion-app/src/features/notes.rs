@@ -7,7 +7,7 @@ use ganglion_core::{Action, Resource};
 use ganglion_store::NoteRow;
 use serde::{Deserialize, Serialize};
 
-use crate::units::parse_unit_id;
+use crate::features::units::parse_unit_id;
 use crate::{App, AppError, Audit, Ctx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -90,7 +90,7 @@ impl App {
         .await?;
         let mut tx = self.store.write().await?;
         if tx.unit(unit).await?.is_none() {
-            return Err(crate::units::unknown_reference("unit", unit));
+            return Err(crate::features::units::unknown_reference("unit", unit));
         }
         let at = self.now_text();
         let id = tx.insert_note(unit, hidden_from, &text, &at).await?;

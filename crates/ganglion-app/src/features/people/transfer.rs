@@ -237,7 +237,7 @@ impl App {
                         .insert_person_with_ref(
                             &row.name,
                             Some(&row.person_ref),
-                            crate::people::account_of(ctx),
+                            crate::features::people::account_of(ctx),
                             &at,
                         )
                         .await?;

@@ -11,7 +11,7 @@ use ganglion_core::{Tags, TreeIndex, UnitCode, UnitId, UnitName};
 use ganglion_store::{child_path, root_path, UnitRow};
 use serde::Serialize;
 
-use crate::units::UNIT_CSV_HEADER;
+use crate::features::units::UNIT_CSV_HEADER;
 use crate::{App, AppError, Audit, Ctx, RowError};
 use ganglion_core::{Action, Resource};
 

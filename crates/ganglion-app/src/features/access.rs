@@ -13,7 +13,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::people::AccountView;
+use crate::features::people::AccountView;
 use crate::{clock, Actor, App, AppError, Audit, Ctx};
 
 /// How long a session lasts.

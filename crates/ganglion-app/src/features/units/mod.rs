@@ -1,6 +1,8 @@
 //! Use cases of the organization tree: create, read, list, rename and retag, move,
 //! remove, export. Import is in `import.rs`.
 
+pub(crate) mod import;
+
 use crate::ErrorCode;
 use ganglion_core::{Action, Resource, Tags, UnitCode, UnitId, UnitName};
 use ganglion_store::{root_path, ReadTx, UnitFilter, UnitRow};

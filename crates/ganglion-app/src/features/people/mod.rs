@@ -1,13 +1,16 @@
 //! People, their posts in units, and their accounts.
 
+pub(crate) mod transfer;
+
 use crate::ErrorCode;
 use ganglion_core::{Action, Resource, Role, UnitId};
 use ganglion_store::{AccountRow, PersonRow, PostRow};
 use serde::{Deserialize, Serialize};
 
+use crate::features::access;
+use crate::features::units::parse_unit_id;
 use crate::page::{checked_limit, decode_cursor, encode_cursor, Page};
-use crate::units::parse_unit_id;
-use crate::{access, clock, App, AppError, Audit, Ctx};
+use crate::{clock, App, AppError, Audit, Ctx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PersonView {
@@ -347,7 +350,7 @@ impl App {
         }
         let mut tx = self.store.write().await?;
         if tx.unit(unit).await?.is_none() {
-            return Err(crate::units::unknown_reference("unit", unit));
+            return Err(crate::features::units::unknown_reference("unit", unit));
         }
         let person = match appointee {
             Appointee::Existing(person) => {

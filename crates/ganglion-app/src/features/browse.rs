@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use ganglion_core::{Action, Resource, UnitId};
 use ganglion_store::AuditFilter;
 
-use crate::units::path_unit_id;
+use crate::features::units::path_unit_id;
 use crate::{Actor, App, AppError, AuditView, Ctx, PersonView, PostView, UnitView};
 
 /// The signed-in account, as the pages greet it.

@@ -1,0 +1,7 @@
+-- One row the batch writer updates with a synchronous commit, to make the batches it
+-- committed before without waiting for the disk durable at once (on PostgreSQL).
+CREATE TABLE flush_marks (
+    id      INTEGER PRIMARY KEY,
+    vouched BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO flush_marks (id, vouched) VALUES (1, 0);

@@ -1,6 +1,10 @@
 //! Reading and verifying the audit trail.
 
-use ganglion_core::audit::{AuditEntry, ChainVerifier};
+use std::collections::HashMap;
+
+use ganglion_core::audit::checkpoint::LogVerifier;
+use ganglion_core::audit::tree::{self, Hash};
+use ganglion_core::audit::{AuditEntry, LogCheck};
 use ganglion_core::{Action, Resource, UnitId};
 use ganglion_store::AuditFilter;
 use serde::{Deserialize, Serialize};
@@ -63,6 +67,32 @@ pub struct ChainStatus {
     pub reason: Option<String>,
     /// The hash of the last entry: a fingerprint of the whole history.
     pub head: String,
+    /// Signed checkpoints found to match the entries: those stored, and those held
+    /// before that the check was given.
+    pub checkpoints: u64,
+    /// The root of the Merkle tree over the entries checked, hexadecimal.
+    pub root: String,
+    /// The public key the checkpoints' signatures were checked with, if any.
+    pub public_key: Option<String>,
+}
+
+/// What a verification checks beyond the chain.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The public key to check the checkpoints with; by default this server's key, or
+    /// else the one the database recorded (which whoever rewrote the database could
+    /// have replaced: give the key kept apart to be sure).
+    pub public_key: Option<String>,
+    /// Checkpoints (signed notes) handed out before and kept: a history rewritten
+    /// since fails against them even if the database's own checkpoints were removed.
+    pub held: Vec<String>,
+}
+
+/// A tree head the entries must match, and where it came from.
+struct Expected {
+    size: u64,
+    root: Hash,
+    what: String,
 }
 
 impl App {
@@ -119,8 +149,18 @@ impl App {
         })
     }
 
-    /// Recomputes the whole chain; only the administrator (or the operator) may.
+    /// Recomputes the whole chain and the tree over it, and checks them against every
+    /// stored checkpoint and subtree; only the administrator (or the operator) may.
     pub async fn verify_audit(&self, ctx: &Ctx) -> Result<ChainStatus, AppError> {
+        self.verify_audit_with(ctx, VerifyOptions::default()).await
+    }
+
+    /// [`App::verify_audit`] with a public key and checkpoints kept from before.
+    pub async fn verify_audit_with(
+        &self,
+        ctx: &Ctx,
+        options: VerifyOptions,
+    ) -> Result<ChainStatus, AppError> {
         self.authorize(
             ctx,
             Action::Read,
@@ -130,30 +170,152 @@ impl App {
             "audit".into(),
         )
         .await?;
-        let mut verifier = ChainVerifier::default();
+        let public_key = match options.public_key {
+            Some(key) => Some(key),
+            None => match self.audit_signer() {
+                Some(signer) => Some(signer.public_key().to_owned()),
+                None => self.audit_log().recorded_public_key().await?,
+            },
+        };
+        let verifier = public_key
+            .as_deref()
+            .map(LogVerifier::new)
+            .transpose()
+            .map_err(|error| {
+                AppError::invalid(crate::ErrorCode::InvalidValue, "key", error.to_string())
+            })?;
+        let broken = |log: &LogCheck, seq: i64, reason: String| ChainStatus {
+            intact: false,
+            entries: log.checked(),
+            first_broken: Some(seq),
+            reason: Some(reason),
+            head: log.head().to_owned(),
+            checkpoints: 0,
+            root: tree::to_hex(&log.root()),
+            public_key: public_key.clone(),
+        };
+        let mut log = LogCheck::default();
+        let mut expected = Vec::new();
+        for row in self.store.audit_checkpoints().await? {
+            let size = row.size.max(0) as u64;
+            let Ok(root) = tree::from_hex(&row.root) else {
+                return Ok(broken(
+                    &log,
+                    row.size,
+                    format!("the stored checkpoint of {size} entries has no valid root"),
+                ));
+            };
+            if let Some(verifier) = &verifier {
+                match verifier.open(&row.note) {
+                    Ok(head) if head.size == size && head.root == root => {}
+                    Ok(_) => {
+                        return Ok(broken(&log, row.size, format!("the stored checkpoint of {size} entries says another size or root than its signed note")));
+                    }
+                    Err(error) => {
+                        return Ok(broken(
+                            &log,
+                            row.size,
+                            format!("the stored checkpoint of {size} entries: {error}"),
+                        ));
+                    }
+                }
+            }
+            expected.push(Expected {
+                size,
+                root,
+                what: format!("the checkpoint signed at {size} entries"),
+            });
+        }
+        for note in &options.held {
+            let Some(verifier) = &verifier else {
+                return Err(AppError::invalid(
+                    crate::ErrorCode::InvalidValue,
+                    "key",
+                    "checking a checkpoint kept from before needs the public key",
+                ));
+            };
+            let head = verifier.open(note).map_err(|error| {
+                AppError::invalid(
+                    crate::ErrorCode::InvalidValue,
+                    "checkpoint",
+                    error.to_string(),
+                )
+            })?;
+            expected.push(Expected {
+                size: head.size,
+                root: head.root,
+                what: format!("the checkpoint of {} entries held before", head.size),
+            });
+        }
+        expected.sort_by_key(|e| e.size);
+        let stored_nodes: HashMap<(u8, u64), String> = self
+            .store
+            .all_audit_nodes()
+            .await?
+            .into_iter()
+            .map(|(level, index, hash)| ((level, index), hash))
+            .collect();
+        let mut next = expected.iter().peekable();
+        let mut matched = 0u64;
         let mut last_seq = 0;
         loop {
             let page = self.store.audit_entries(last_seq, 10_000).await?;
             let Some(last) = page.last() else { break };
             last_seq = last.seq;
             for entry in &page {
-                if let Err(broken) = verifier.check(entry) {
-                    return Ok(ChainStatus {
-                        intact: false,
-                        entries: verifier.checked(),
-                        first_broken: Some(broken.seq),
-                        reason: Some(broken.reason),
-                        head: verifier.head().to_owned(),
-                    });
+                let mut wrong_node = None;
+                let checked = log.check(entry, |node, hash| {
+                    if let Some(stored) = stored_nodes.get(&(node.level, node.index)) {
+                        if *stored != tree::to_hex(&hash) && wrong_node.is_none() {
+                            wrong_node = Some(node);
+                        }
+                    }
+                });
+                if let Err(link) = checked {
+                    return Ok(broken(&log, link.seq, link.reason));
+                }
+                if let Some(node) = wrong_node {
+                    return Ok(broken(&log, node.leaves().start as i64 + 1, format!(
+                        "entries {} to {} do not match the hash stored over them: the history was rewritten, or the stored tree changed",
+                        node.leaves().start + 1, node.leaves().end
+                    )));
+                }
+                while let Some(head) = next.next_if(|e| e.size == log.checked()) {
+                    if head.root != log.root() {
+                        return Ok(broken(
+                            &log,
+                            entry.seq,
+                            format!(
+                                "the entries up to {} do not match {}: the history was rewritten",
+                                entry.seq, head.what
+                            ),
+                        ));
+                    }
+                    matched += 1;
                 }
             }
         }
+        if let Some(head) = next.next() {
+            return Ok(broken(
+                &log,
+                log.checked() as i64 + 1,
+                format!(
+                    "{} covers {} entries but the log has {}: entries were removed",
+                    head.what,
+                    head.size,
+                    log.checked()
+                ),
+            ));
+        }
         Ok(ChainStatus {
             intact: true,
-            entries: verifier.checked(),
+            entries: log.checked(),
             first_broken: None,
             reason: None,
-            head: verifier.head().to_owned(),
+            head: log.head().to_owned(),
+            checkpoints: matched,
+            root: tree::to_hex(&log.root()),
+            public_key,
         })
     }
 }

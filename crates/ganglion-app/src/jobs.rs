@@ -1,6 +1,7 @@
 //! The home of background work: one supervisor, started by the server, runs every job
 //! at its interval — the change-feed follower, the eviction of idle sources from the
-//! read model, and what comes next (escalation of requests, reminders).
+//! read model, the audit log's checkpointer, and what comes next (escalation of
+//! requests, reminders).
 //!
 //! A job that panics is restarted after a pause that doubles up to a minute. A job
 //! marked [`Scope::Cluster`] runs on at most one server at a time among all sharing a
@@ -154,8 +155,28 @@ const EVICT_EVERY: Duration = Duration::from_secs(600);
 pub const IDLE_FOR: time::Duration = time::Duration::days(30);
 
 impl App {
-    /// The jobs every server runs.
+    /// The jobs every server runs (the checkpointer where it has the audit key).
     pub fn standard_jobs(&self) -> Vec<Job> {
+        let mut jobs = self.cache_jobs();
+        if self.audit_signer().is_some() {
+            // One server of several signs; the others serve what it stored.
+            jobs.push(Job::new(
+                "audit-checkpoints",
+                crate::features::audit_log::CHECKPOINTER_EVERY,
+                Scope::Cluster,
+                |app: App| async move {
+                    app.audit_log()
+                        .run_checkpointer(&crate::Ctx::operator())
+                        .await
+                        .map(|_| ())
+                },
+            ));
+        }
+        jobs
+    }
+
+    /// The jobs that keep this server's memory.
+    fn cache_jobs(&self) -> Vec<Job> {
         vec![
             Job::new(
                 "follow-changes",

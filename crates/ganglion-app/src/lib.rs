@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use ganglion_core::{Action, Principal, Resource, Template, TreeIndex};
 use ganglion_store::{AuditDraft, OpenMode, Store, StoreError, StoredResponse, WriteTx};
 
-pub use audit::{AuditQuery, AuditView, ChainStatus};
+pub use audit::{AuditQuery, AuditView, ChainStatus, VerifyOptions};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use csv_file::{guard_cell, read_records, unguard_cell};
 pub use demo::{demo_rows, DemoLogin, DemoScenarios, DemoShape, DEMO_PASSWORD};
@@ -30,6 +30,13 @@ pub use error::{AppError, ErrorCode, RowError};
 pub use features::access::{generate_password, LoginAttempt, SessionView, SESSION_SECONDS};
 pub use features::attention::{
     Attention, AttentionChild, AttentionCounts, AttentionItem, AttentionQuery,
+};
+pub use features::audit_log::offline::{
+    rehash_export_chain, verify_document, OfflineFailure, OfflineReport,
+};
+pub use features::audit_log::{
+    default_audit_key_path, AuditKeyState, AuditLog, CheckpointView, ConsistencyProof, EntryRecord,
+    InclusionProof, CHECKPOINT_AGE, CHECKPOINT_ENTRIES,
 };
 pub use features::browse::{Me, OutlineNode, UnitSummary};
 pub use features::directives::{
@@ -235,6 +242,8 @@ pub struct App {
     model_version: Arc<tokio::sync::watch::Sender<u64>>,
     /// Where every use case reads the time.
     clock: clock::SharedClock,
+    /// The key that signs the audit log's checkpoints, when this server was given one.
+    audit_signer: Arc<RwLock<Option<Arc<ganglion_core::audit::checkpoint::LogSigner>>>>,
 }
 
 const TEMPLATE_SETTING: &str = "template";
@@ -309,6 +318,7 @@ impl App {
             sessions: Arc::default(),
             model_version: Arc::new(tokio::sync::watch::channel(0).0),
             clock: Arc::new(clock::SystemClock),
+            audit_signer: Arc::default(),
         };
         app.load_sources(last_change).await?;
         Ok(app)

@@ -1,6 +1,7 @@
 //! `cargo run --release -p ganglion-bench -- authorize --units 1000000`
 //! `cargo run --release -p ganglion-bench -- directives --units 1000000 --backend sqlite`
 //! `cargo run --release -p ganglion-bench -- search --backend postgres`
+//! `cargo run --release -p ganglion-bench -- audit --entries 10000000 --backend sqlite`
 //!
 //! Each benchmark prints one JSON object per line:
 //! `{"bench", "units", "ours_ns", "baseline", "baseline_ns", ...}`, both measured in the
@@ -10,6 +11,7 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
 
+mod audit;
 mod directives;
 mod search;
 mod tracking;
@@ -86,6 +88,22 @@ enum Bench {
         #[arg(long, default_value_t = 1_000)]
         queries: usize,
     },
+    /// The audit log at ten million entries: appending with the Merkle tree against
+    /// the chain alone, an inclusion proof, and the full offline check of an export
+    /// against re-hashing the chain alone.
+    Audit {
+        #[arg(long, default_value_t = 10_000_000)]
+        entries: u64,
+        #[arg(long, default_value = "sqlite")]
+        backend: String,
+        /// Entries appended one per commit in each of the two ways (and ten times as
+        /// many in commits of 100).
+        #[arg(long, default_value_t = 4_000)]
+        appends: u64,
+        /// Inclusion proofs of random entries.
+        #[arg(long, default_value_t = 1_000)]
+        proofs: usize,
+    },
 }
 
 fn main() {
@@ -116,6 +134,14 @@ fn main() {
         } => tokio::runtime::Runtime::new()
             .expect("a runtime")
             .block_on(search::run(units, &backend, experiences, queries)),
+        Bench::Audit {
+            entries,
+            backend,
+            appends,
+            proofs,
+        } => tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(audit::run(entries, &backend, appends, proofs)),
     }
 }
 

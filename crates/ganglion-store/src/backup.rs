@@ -250,6 +250,16 @@ const TABLES: &[(&str, &[(&str, Column)])] = &[
             ("hash", Text),
         ],
     ),
+    // The audit log's tree (derived from the entries, copied so that proofs need not
+    // wait for it to be built again) and its signed checkpoints, which are history.
+    (
+        "audit_nodes",
+        &[("level", Int), ("idx", Int), ("hash", Text)],
+    ),
+    (
+        "audit_checkpoints",
+        &[("size", Int), ("root", Text), ("note", Text), ("at", Text)],
+    ),
 ];
 
 /// Tables whose ids PostgreSQL hands out itself, and so must be told where to go on.

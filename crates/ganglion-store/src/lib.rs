@@ -9,6 +9,7 @@
 //! own (see [`BatchWriter`]).
 
 mod audit;
+mod audit_tree;
 mod backup;
 mod baseline;
 mod batch;
@@ -31,6 +32,7 @@ use sqlx::AnyPool;
 use sqlx::{Any, Transaction};
 
 pub use audit::{AuditDraft, AuditFilter};
+pub use audit_tree::{CheckpointRow, NodeRow};
 pub use batch::{BatchTx, BatchWriter, Committed};
 pub(crate) use directives::DIRECTIVE_COLUMNS;
 pub use directives::{ChangeRow, DirectiveDraft, DirectiveRow, GuidanceRow, MetricRow};

@@ -797,6 +797,102 @@ async fn the_search_index_finds_the_same_on_both_backends(backend: TestBackend) 
     }
 }
 
+/// The audit log's tree: entries appended in bulk chain as one by one do, subtrees and
+/// checkpoints are stored once (a second runner's copy is dropped), checkpoints are
+/// append-only, and the leaves are read back by sequence range.
+async fn the_audit_tree_and_checkpoints_are_stored_once_and_kept(backend: TestBackend) {
+    let database = TestDatabase::new(backend);
+    let store = Store::open(&database.url, OpenMode::Create).await.unwrap();
+    let draft = |n: usize| ganglion_store::AuditDraft {
+        at: format!("2026-11-01T00:00:00.{n:06}Z"),
+        actor: "operator".into(),
+        action: "unit.create".into(),
+        object: format!("unit:{n}"),
+        unit: Some(n as i64),
+        before_digest: None,
+        after_digest: None,
+        request_id: "cli".into(),
+    };
+    let mut tx = store.write().await.unwrap();
+    tx.append_audit(draft(0)).await.unwrap();
+    let (last, head) = tx
+        .append_audits_in_bulk((1..2500).map(draft).collect())
+        .await
+        .unwrap();
+    tx.append_audit(draft(2500)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(last, 2500);
+    assert_eq!(store.audit_size().await.unwrap(), 2501);
+    let entries = store.audit_entries(0, 10_000).await.unwrap();
+    assert_eq!(ganglion_core::audit::verify_chain(&entries), Ok(2501));
+    assert_eq!(entries[2499].hash, head);
+    let hashes = store.audit_hashes(256, 512).await.unwrap();
+    assert_eq!(hashes.len(), 256);
+    assert_eq!(hashes[0], entries[256].hash);
+
+    assert_eq!(store.audit_blocks_stored().await.unwrap(), 0);
+    let nodes = vec![
+        (8u8, 0u64, "a".repeat(64)),
+        (8, 1, "b".repeat(64)),
+        (9, 0, "c".repeat(64)),
+    ];
+    store.store_audit_nodes(&nodes).await.unwrap();
+    // Stored again, with other hashes, by a runner that lost the race: the first stands.
+    store
+        .store_audit_nodes(&[(8, 1, "d".repeat(64)), (8, 2, "e".repeat(64))])
+        .await
+        .unwrap();
+    assert_eq!(store.audit_blocks_stored().await.unwrap(), 3);
+    let mut found = store.audit_nodes(&[(8, 1), (9, 0), (10, 0)]).await.unwrap();
+    found.sort();
+    assert_eq!(found, vec![(8, 1, "b".repeat(64)), (9, 0, "c".repeat(64))]);
+    assert_eq!(store.all_audit_nodes().await.unwrap().len(), 4);
+
+    assert_eq!(store.latest_audit_checkpoint().await.unwrap(), None);
+    let checkpoint = |size: i64, note: &str| ganglion_store::CheckpointRow {
+        size,
+        root: "f".repeat(64),
+        note: note.into(),
+        at: "2026-11-01T00:00:00.000000Z".into(),
+    };
+    assert!(store
+        .store_audit_checkpoint(&checkpoint(1000, "first"))
+        .await
+        .unwrap());
+    assert!(store
+        .store_audit_checkpoint(&checkpoint(2501, "second"))
+        .await
+        .unwrap());
+    assert!(!store
+        .store_audit_checkpoint(&checkpoint(1000, "again"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.latest_audit_checkpoint().await.unwrap().unwrap().note,
+        "second"
+    );
+    assert_eq!(
+        store.audit_checkpoint(1000).await.unwrap().unwrap().note,
+        "first"
+    );
+    assert_eq!(store.audit_checkpoints().await.unwrap().len(), 2);
+
+    // The database itself refuses to change or remove a checkpoint.
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let mut connection = sqlx::AnyConnection::connect(&database.url).await.unwrap();
+    assert!(connection
+        .execute("UPDATE audit_checkpoints SET note = 'x' WHERE size = 1000")
+        .await
+        .is_err());
+    assert!(connection
+        .execute("DELETE FROM audit_checkpoints WHERE size = 1000")
+        .await
+        .is_err());
+    connection.close().await.unwrap();
+    store.close().await;
+}
+
 ganglion_testkit::per_backend!(
     a_missing_database_is_never_silently_created,
     settings_that_could_lose_a_write_are_refused,
@@ -807,4 +903,5 @@ ganglion_testkit::per_backend!(
     items_are_several_per_unit_and_conveyed_once,
     every_column_that_names_a_unit_is_checked_before_a_unit_is_removed,
     the_search_index_finds_the_same_on_both_backends,
+    the_audit_tree_and_checkpoints_are_stored_once_and_kept,
 );

@@ -38,6 +38,23 @@ struct DatabaseArg {
     url: String,
 }
 
+#[derive(Args, Clone)]
+struct AuditKeyArg {
+    /// The file of the Ed25519 key that signs the audit log's checkpoints, kept outside
+    /// the database (made at init, mode 0600). Default: beside an SQLite file
+    /// (ganglion.db.audit-key), or ~/.local/share/ganglion/DATABASE.audit-key.
+    #[arg(long = "audit-key", env = "GANGLION_AUDIT_KEY", value_name = "FILE")]
+    path: Option<PathBuf>,
+}
+
+impl AuditKeyArg {
+    fn path_for(&self, database_url: &str) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| ganglion_app::default_audit_key_path(database_url))
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Creates the database and records the organization's template.
@@ -50,6 +67,8 @@ enum Command {
         /// The kinds of unit and which may sit under which: party, union or company.
         #[arg(long, default_value = "party")]
         template: String,
+        #[command(flatten)]
+        audit_key: AuditKeyArg,
     },
     /// Runs the server.
     #[command(
@@ -64,6 +83,8 @@ enum Command {
         /// First fill an empty database with the sample organization.
         #[arg(long)]
         demo: bool,
+        #[command(flatten)]
+        audit_key: AuditKeyArg,
         /// With --demo: how many units the sample organization has.
         #[arg(long, default_value_t = 10_000, requires = "demo")]
         units: u64,
@@ -96,6 +117,8 @@ enum Command {
         /// How many units the sample organization has.
         #[arg(long, default_value_t = 10_000)]
         units: u64,
+        #[command(flatten)]
+        audit_key: AuditKeyArg,
     },
     /// Imports records from a CSV file, all or nothing.
     #[command(after_help = "Example:\n  ganglion import units units.csv")]
@@ -103,8 +126,11 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
-    /// Checks the audit trail.
-    #[command(after_help = "Example:\n  ganglion audit verify --db sqlite://ganglion.db")]
+    /// Checks the audit trail, proves entries and checkpoints, exports it for checking
+    /// offline.
+    #[command(
+        after_help = "Examples:\n  ganglion audit verify --db sqlite://ganglion.db\n  ganglion audit proof 42 > entry-42.json\n  ganglion audit verify-export entry-42.json --key \"$(ganglion audit key)\""
+    )]
     Audit {
         #[command(subcommand)]
         what: AuditWhat,
@@ -147,11 +173,92 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditWhat {
-    /// Recomputes the hash chain: exit 0 if intact, non-zero naming the first broken entry.
-    #[command(after_help = "Example:\n  ganglion audit verify")]
+    /// Recomputes the hash chain and the Merkle tree over it, and checks them against
+    /// every stored checkpoint (and those given): exit 0 if intact, non-zero naming the
+    /// first broken entry.
+    #[command(
+        after_help = "Examples:\n  ganglion audit verify\n  ganglion audit verify --key ganglion.pub --checkpoint kept-checkpoint.txt"
+    )]
     Verify {
         #[command(flatten)]
         db: DatabaseArg,
+        /// The public key to check the checkpoints with (the key itself or a file
+        /// holding it). Default: the key file's, else the one the database recorded.
+        #[arg(long, value_name = "PUBKEY")]
+        key: Option<String>,
+        /// A checkpoint handed out before (a file with its signed note); repeatable.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        #[command(flatten)]
+        audit_key: AuditKeyArg,
+    },
+    /// Prints the public key that checks the audit log's checkpoints.
+    #[command(after_help = "Example:\n  ganglion audit key > ganglion.pub")]
+    Key {
+        #[command(flatten)]
+        db: DatabaseArg,
+        #[command(flatten)]
+        audit_key: AuditKeyArg,
+    },
+    /// Signs a checkpoint of the audit log as it stands now (the server does so by
+    /// itself every 1,000 entries or 60 s) and prints it.
+    #[command(after_help = "Example:\n  ganglion audit checkpoint > checkpoint.txt")]
+    Checkpoint {
+        #[command(flatten)]
+        db: DatabaseArg,
+        #[command(flatten)]
+        audit_key: AuditKeyArg,
+    },
+    /// Writes the proof (JSON) that entry ENTRY is in the log as the latest checkpoint
+    /// signed it, checkable offline with verify-export.
+    #[command(after_help = "Example:\n  ganglion audit proof 42 --output entry-42.json")]
+    Proof {
+        /// The entry's sequence number.
+        entry: i64,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Writes the proof (JSON) that the log signed at OLD entries is a prefix of the
+    /// log signed at NEW: nothing signed before was changed since.
+    #[command(after_help = "Example:\n  ganglion audit consistency 1000 5000 > 1000-5000.json")]
+    Consistency {
+        /// The size of the older checkpoint.
+        old: i64,
+        /// The size of the newer checkpoint.
+        new: i64,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Writes every entry, every checkpoint and the consistency proofs between them as
+    /// JSON lines, for checking offline with verify-export.
+    #[command(after_help = "Example:\n  ganglion audit export --output audit.jsonl")]
+    Export {
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        db: DatabaseArg,
+    },
+    /// Checks an export, an inclusion proof or a consistency proof with the public key
+    /// alone: no database needed.
+    #[command(
+        after_help = "Example:\n  ganglion audit verify-export audit.jsonl --key ganglion.pub --checkpoint kept-checkpoint.txt"
+    )]
+    VerifyExport {
+        /// The file written by export, proof or consistency.
+        file: PathBuf,
+        /// The public key (the key itself or a file holding it).
+        #[arg(long, value_name = "PUBKEY")]
+        key: String,
+        /// A checkpoint handed out before (a file with its signed note); repeatable.
+        #[arg(long = "checkpoint", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
     },
 }
 
@@ -214,7 +321,11 @@ async fn main() -> Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Init { db, template } => {
+        Command::Init {
+            db,
+            template,
+            audit_key,
+        } => {
             let app = App::init(&db.url, &template).await?;
             println!(
                 "Initialized the {} organization template on {} ({}).",
@@ -223,6 +334,7 @@ async fn main() -> Result<()> {
                 app.backend_name()
             );
             ensure_admin(&app).await?;
+            take_audit_key(&app, &audit_key.path_for(&db.url)).await?;
             app.close().await;
         }
         Command::Backup { file, db } => {
@@ -249,26 +361,7 @@ async fn main() -> Result<()> {
             );
             app.close().await;
         }
-        Command::Audit {
-            what: AuditWhat::Verify { db },
-        } => {
-            let app = App::open(&db.url).await?;
-            let status = app.verify_audit(&Ctx::operator()).await?;
-            app.close().await;
-            if status.intact {
-                println!(
-                    "The audit trail is intact: {} entries, head {}.",
-                    status.entries, status.head
-                );
-            } else {
-                bail!(
-                    "the audit trail is broken at entry {}: {} ({} entries before it are intact)",
-                    status.first_broken.unwrap_or_default(),
-                    status.reason.unwrap_or_default(),
-                    status.entries
-                );
-            }
-        }
+        Command::Audit { what } => audit_command(what).await?,
         Command::Check { db } => {
             let app = App::open(&db.url).await?;
             let report = app.check_integrity(&Ctx::operator()).await?;
@@ -292,6 +385,7 @@ async fn main() -> Result<()> {
             db,
             listen,
             demo,
+            audit_key,
             units,
             rate_limit,
             trust_proxy,
@@ -311,6 +405,7 @@ async fn main() -> Result<()> {
             } else {
                 App::open(&db.url).await?
             };
+            take_audit_key(&app, &audit_key.path_for(&db.url)).await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen}"))?;
@@ -328,9 +423,14 @@ async fn main() -> Result<()> {
             app.close().await;
             tracing::info!("stopped");
         }
-        Command::Demo { db, units } => {
+        Command::Demo {
+            db,
+            units,
+            audit_key,
+        } => {
             let app = App::init(&db.url, "party").await?;
             ensure_admin(&app).await?;
+            take_audit_key(&app, &audit_key.path_for(&db.url)).await?;
             fill_demo(&app, units).await?;
             app.close().await;
         }
@@ -384,6 +484,226 @@ async fn main() -> Result<()> {
                 write_export(export, output.as_deref()).await?;
             }
             app.close().await;
+        }
+    }
+    Ok(())
+}
+
+/// Loads the audit key, or makes it when the database has none: every server that
+/// may sign needs it; one without it serves, and signs nothing.
+async fn take_audit_key(app: &App, path: &std::path::Path) -> Result<()> {
+    match app.use_audit_key(&Ctx::operator(), path, true).await? {
+        ganglion_app::AuditKeyState::Created { path, public_key } => println!(
+            "Made the audit key {} (keep it, and a copy, outside the database); its public key:\n  {public_key}",
+            path.display()
+        ),
+        ganglion_app::AuditKeyState::Loaded { path, .. } => {
+            tracing::info!(key = %path.display(), "the audit log's checkpoints are signed with this key")
+        }
+        ganglion_app::AuditKeyState::Absent { path, public_key } => eprintln!(
+            "warning: no audit key at {}: this server signs no checkpoints (the database's key is {public_key}; give --audit-key its file)",
+            path.display()
+        ),
+        ganglion_app::AuditKeyState::None { .. } => {}
+    }
+    Ok(())
+}
+
+/// A public key given on the command line, or the file holding it.
+fn public_key_argument(given: &str) -> Result<String> {
+    let path = std::path::Path::new(given);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(text.trim().to_owned());
+    }
+    Ok(given.trim().to_owned())
+}
+
+fn read_notes(files: &[PathBuf]) -> Result<Vec<String>> {
+    files
+        .iter()
+        .map(|file| {
+            std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))
+        })
+        .collect()
+}
+
+/// Writes a document to a file or to standard output.
+fn write_document(text: &str, output: Option<&std::path::Path>) -> Result<()> {
+    match output {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+        }
+        None => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+async fn audit_command(what: AuditWhat) -> Result<()> {
+    let operator = Ctx::operator();
+    match what {
+        AuditWhat::Verify {
+            db,
+            key,
+            checkpoints,
+            audit_key,
+        } => {
+            let app = App::open(&db.url).await?;
+            let public_key = match key {
+                Some(given) => Some(public_key_argument(&given)?),
+                None => {
+                    app.use_audit_key(&Ctx::operator(), &audit_key.path_for(&db.url), false)
+                        .await?;
+                    None
+                }
+            };
+            let options = ganglion_app::VerifyOptions {
+                public_key,
+                held: read_notes(&checkpoints)?,
+            };
+            let status = app.verify_audit_with(&operator, options).await?;
+            app.close().await;
+            if status.intact {
+                println!(
+                    "The audit trail is intact: {} entries, head {}, tree root {}; {} checkpoints match{}.",
+                    status.entries,
+                    status.head,
+                    status.root,
+                    status.checkpoints,
+                    status
+                        .public_key
+                        .as_deref()
+                        .map(|key| format!(" (checked with {key})"))
+                        .unwrap_or_else(|| " (no public key to check their signatures)".into())
+                );
+            } else {
+                bail!(
+                    "the audit trail is broken at entry {}: {} ({} entries before it are intact)",
+                    status.first_broken.unwrap_or_default(),
+                    status.reason.unwrap_or_default(),
+                    status.entries
+                );
+            }
+        }
+        AuditWhat::Key { db, audit_key } => {
+            let app = App::open(&db.url).await?;
+            app.use_audit_key(&Ctx::operator(), &audit_key.path_for(&db.url), false)
+                .await?;
+            let key = app.audit_log().public_key(&operator).await;
+            app.close().await;
+            println!(
+                "{}",
+                key.context("this database has no audit key yet; run `ganglion init`")?
+            );
+        }
+        AuditWhat::Checkpoint { db, audit_key } => {
+            let app = App::open(&db.url).await?;
+            let path = audit_key.path_for(&db.url);
+            app.use_audit_key(&Ctx::operator(), &path, false).await?;
+            let checkpoint = app.audit_log().checkpoint_now(&operator).await;
+            app.close().await;
+            let checkpoint = checkpoint.with_context(|| {
+                format!(
+                    "cannot sign a checkpoint with the audit key {}",
+                    path.display()
+                )
+            })?;
+            print!("{}", checkpoint.note);
+        }
+        AuditWhat::Proof { entry, output, db } => {
+            let app = App::open(&db.url).await?;
+            let proof = app.audit_log().inclusion(&operator, entry).await;
+            app.close().await;
+            let proof = proof.with_context(|| format!("cannot prove entry {entry}"))?;
+            let text = serde_json::to_string_pretty(&proof)? + "\n";
+            write_document(&text, output.as_deref())?;
+        }
+        AuditWhat::Consistency {
+            old,
+            new,
+            output,
+            db,
+        } => {
+            let app = App::open(&db.url).await?;
+            let proof = app.audit_log().consistency(&operator, old, new).await;
+            app.close().await;
+            let proof = proof.with_context(|| {
+                format!("cannot prove the checkpoint of {old} entries consistent with {new}")
+            })?;
+            let text = serde_json::to_string_pretty(&proof)? + "\n";
+            write_document(&text, output.as_deref())?;
+        }
+        AuditWhat::Export { output, db } => {
+            let app = App::open(&db.url).await?;
+            let started = Instant::now();
+            let result = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut sink = std::io::BufWriter::with_capacity(1 << 20, file);
+                    let written = app.audit_log().export(&operator, &mut sink).await;
+                    if written.is_ok() {
+                        sink.into_inner()
+                            .map_err(|error| error.into_error())
+                            .and_then(|file| file.sync_all())
+                            .with_context(|| format!("cannot write {}", path.display()))?;
+                    }
+                    written
+                }
+                None => {
+                    let mut sink = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout());
+                    app.audit_log().export(&operator, &mut sink).await
+                }
+            };
+            app.close().await;
+            let written = result?;
+            eprintln!(
+                "Exported {written} audit entries in {:.1} s.",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        AuditWhat::VerifyExport {
+            file,
+            key,
+            checkpoints,
+        } => {
+            let public_key = public_key_argument(&key)?;
+            let held = read_notes(&checkpoints)?;
+            let reader = std::io::BufReader::with_capacity(
+                1 << 20,
+                std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?,
+            );
+            let started = Instant::now();
+            match ganglion_app::verify_document(reader, &public_key, &held) {
+                Ok(report) => {
+                    let unsigned = if report.unsigned_entries > 0 {
+                        format!(
+                            "; the last {} entries are after the last checkpoint, not yet signed",
+                            report.unsigned_entries
+                        )
+                    } else {
+                        String::new()
+                    };
+                    println!(
+                        "The {} checks with {public_key}: {} entries, {} checkpoints, {} proofs, {} checkpoints held before; root {} ({:.1} s){unsigned}.",
+                        report.document,
+                        report.entries,
+                        report.checkpoints,
+                        report.proofs,
+                        report.held,
+                        report.root,
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                Err(failure) => bail!("{}: {failure}", file.display()),
+            }
         }
     }
     Ok(())

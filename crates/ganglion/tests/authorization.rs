@@ -78,6 +78,12 @@ async fn fixture(server: &TestServer) -> Fixture {
         })
         .collect();
     app.import_units(&ctx, rows, &Silent).await.unwrap();
+    // A signed checkpoint, so that reading it answers 200 to whoever may read it.
+    let key_folder = tempfile::tempdir().unwrap();
+    app.use_audit_key(&Ctx::operator(), &key_folder.path().join("audit-key"), true)
+        .await
+        .unwrap();
+    app.audit_log().checkpoint_now(&ctx).await.unwrap();
     let mut ids = HashMap::new();
     for (code, ..) in TREE {
         ids.insert(*code, app.unit_by_code(&ctx, code).await.unwrap().id);

@@ -33,6 +33,12 @@ fn every_command_shows_an_example() {
         &["export", "people", "--help"],
         &["audit", "verify", "--help"],
         &["check", "--help"],
+        &["audit", "key", "--help"],
+        &["audit", "checkpoint", "--help"],
+        &["audit", "proof", "--help"],
+        &["audit", "consistency", "--help"],
+        &["audit", "export", "--help"],
+        &["audit", "verify-export", "--help"],
         &["backup", "--help"],
         &["restore", "--help"],
     ] {

@@ -36,6 +36,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/units/{id}/notes"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/audit/verify"),
+    ("get", "/api/v1/audit/checkpoint"),
+    ("get", "/api/v1/audit/key"),
     ("post", "/api/v1/directives"),
     ("get", "/api/v1/directives/{id}"),
     ("patch", "/api/v1/directives/{id}"),

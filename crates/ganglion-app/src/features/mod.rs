@@ -14,6 +14,7 @@
 
 pub(crate) mod access;
 pub(crate) mod attention;
+pub(crate) mod audit_log;
 pub(crate) mod browse;
 pub(crate) mod directives;
 pub(crate) mod experiences;

@@ -1,8 +1,9 @@
 //! `/api/v1/notes` and `/api/v1/audit`: confidential notes and the audit trail.
 
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ganglion_app::{AuditQuery, AuditView, ChainStatus, NewNote, NoteView, Page};
 use utoipa_axum::router::OpenApiRouter;
@@ -22,6 +23,8 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(unit_notes))
         .routes(routes!(audit))
         .routes(routes!(verify_audit))
+        .routes(routes!(audit_checkpoint))
+        .routes(routes!(audit_key))
 }
 
 api_errors!(
@@ -128,4 +131,48 @@ async fn verify_audit(
     Caller { ctx, .. }: Caller,
 ) -> Result<Json<ChainStatus>, ApiError> {
     Ok(Json(state.app.verify_audit(&ctx).await?))
+}
+
+api_errors!(AuditCheckpointErrors, read, [NotFound]);
+
+/// The latest signed checkpoint of the audit log: its size and Merkle root (RFC 6962)
+/// as a c2sp.org/tlog-checkpoint signed note, checkable with the public key from
+/// `GET /api/v1/audit/key`. Keep it: a history rewritten after it fails against it
+/// (`ganglion audit verify --checkpoint FILE`). Every signed-in account may read it.
+#[utoipa::path(
+    get, path = "/api/v1/audit/checkpoint", tag = "records",
+    responses(
+        (status = 200, description = "The signed checkpoint note", content_type = "text/plain", body = String),
+        AuditCheckpointErrors,
+    )
+)]
+async fn audit_checkpoint(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+) -> Result<Response, ApiError> {
+    let checkpoint = state.app.audit_log().checkpoint(&ctx).await?;
+    Ok(plain_text(checkpoint.note))
+}
+
+api_errors!(AuditKeyErrors, read, [NotFound]);
+
+/// The public key the audit log's checkpoints are signed with (a signed-note Ed25519
+/// verifier key, `name+id+key`). Every signed-in account may read it.
+#[utoipa::path(
+    get, path = "/api/v1/audit/key", tag = "records",
+    responses(
+        (status = 200, description = "The public key, one line", content_type = "text/plain", body = String),
+        AuditKeyErrors,
+    )
+)]
+async fn audit_key(
+    State(state): State<AppState>,
+    Caller { ctx, .. }: Caller,
+) -> Result<Response, ApiError> {
+    let key = state.app.audit_log().public_key(&ctx).await?;
+    Ok(plain_text(format!("{key}\n")))
+}
+
+fn plain_text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }

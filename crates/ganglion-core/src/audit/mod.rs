@@ -1,6 +1,15 @@
 //! The audit chain: each entry's hash covers the previous entry's hash and the entry's
 //! own canonical form, so changing, removing or reordering any entry breaks every hash
 //! after it.
+//!
+//! What a chain cannot show is a history rewritten from scratch, every hash recomputed
+//! by someone holding the database. For that the same entries are also the leaves of a
+//! Merkle tree ([`tree`]) whose root is signed from time to time ([`checkpoint`]) with
+//! a key kept outside the database: a checkpoint handed out before fixes the history up
+//! to its size, and [`LogCheck`] checks a log against it with the public key alone.
+
+pub mod checkpoint;
+pub mod tree;
 
 use sha2::{Digest, Sha256};
 
@@ -132,6 +141,48 @@ pub fn verify_chain<'a>(
         verifier.check(entry)?;
     }
     Ok(verifier.checked())
+}
+
+/// Checks a whole log in one pass, entry by entry in sequence order: the chain as
+/// [`ChainVerifier`] does, and the Merkle tree over the same entries, whose root at
+/// each size a checkpoint names must be the checkpoint's.
+#[derive(Debug, Clone, Default)]
+pub struct LogCheck {
+    chain: ChainVerifier,
+    tree: tree::TreeBuilder,
+}
+
+impl LogCheck {
+    /// Checks the next entry; `completed` is told each stored-level subtree it completes
+    /// (for comparing with the subtrees a store keeps).
+    pub fn check(
+        &mut self,
+        entry: &AuditEntry,
+        completed: impl FnMut(tree::Node, tree::Hash),
+    ) -> Result<(), BrokenLink> {
+        self.chain.check(entry)?;
+        let leaf = tree::leaf_hash(&entry.hash).map_err(|error| BrokenLink {
+            seq: entry.seq,
+            reason: error.to_string(),
+        })?;
+        self.tree.push(leaf, completed);
+        Ok(())
+    }
+
+    /// How many entries were found intact.
+    pub fn checked(&self) -> u64 {
+        self.chain.checked()
+    }
+
+    /// The hash of the last intact entry.
+    pub fn head(&self) -> &str {
+        self.chain.head()
+    }
+
+    /// The root of the tree over the entries checked so far.
+    pub fn root(&self) -> tree::Hash {
+        self.tree.root()
+    }
 }
 
 #[cfg(test)]

@@ -288,6 +288,16 @@ async fn directive_view(
         .await
         .ok()
         .map(|unit| unit.name);
+    // The decision a plan breaks down, linked only where the reader may open it.
+    let parent = match &directive.parent_directive {
+        Some(parent) => app
+            .directives()
+            .get(ctx, parent)
+            .await
+            .ok()
+            .map(|parent| (parent.id, parent.title)),
+        None => None,
+    };
     let page_body = html! {
         p class="meta" {
             @match &issuer_name {
@@ -298,8 +308,8 @@ async fn directive_view(
         h1 { (title) }
         @if let Some(error) = error { (error_box(texts, error)) }
         @if !directive.body.is_empty() { div class="body" { p { (directive.body) } } }
-        @if let Some(parent) = &directive.parent_directive {
-            p { a href={ "/directives/" (parent) } { (texts.t("dir.parent")) } }
+        @if let Some((parent, parent_title)) = &parent {
+            p { (texts.t("dir.parent")) ": " a href={ "/directives/" (parent) } { (parent_title) } }
         }
         (target_summary(texts, &state.app, &directive))
         (actions)
@@ -665,7 +675,14 @@ async fn assignment_view(
             @for note in &assignment.guidance {
                 blockquote class="guidance" {
                     p { (note.text) }
-                    footer { "— " a href={ "/units/" (note.unit) } { (note.unit_name) } }
+                    footer {
+                        "— "
+                        @if app.may_read_unit(&viewer.ctx, &note.unit) {
+                            a href={ "/units/" (note.unit) } { (note.unit_name) }
+                        } @else {
+                            (note.unit_name)
+                        }
+                    }
                 }
             }
             p { a href={ "/directives/" (assignment.directive) } { (texts.t("asg.open_directive")) } }

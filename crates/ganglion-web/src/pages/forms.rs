@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::i18n::{negotiate, Texts, LANG_COOKIE};
 use super::shell::PageError;
 use crate::caller::{cookie, Caller};
+use crate::error::ApiError;
 use crate::AppState;
 
 /// The cookie of the pre-sign-in form token.
@@ -29,6 +30,7 @@ pub(crate) const CSRF_COOKIE: &str = "ganglion_csrf";
 pub(crate) const CSRF_FIELD: &str = "csrf";
 
 /// The person looking at a page.
+#[derive(Clone)]
 pub(crate) struct Viewer {
     pub ctx: Ctx,
     /// The session token, when the browser has a session.
@@ -42,6 +44,17 @@ pub(crate) struct Viewer {
     pub secure: bool,
     /// The path and query of the page, to come back to after signing in.
     pub here: String,
+}
+
+/// Shown without its tokens: a failure that carries the viewer may be logged.
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("actor", &self.ctx.actor)
+            .field("language", &self.texts.code)
+            .field("here", &self.here)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Viewer {
@@ -187,19 +200,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
-            return Err(PageError::status(
-                ErrorCode::UnsupportedMediaType,
-                texts.t("error.not_a_form"),
-                texts,
+            return Err(PageError::shown_to(
+                &viewer,
+                ApiError::new(ErrorCode::UnsupportedMediaType, texts.t("error.not_a_form")),
             ));
         }
         let request = Request::from_parts(parts, body);
         let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            PageError::status(ErrorCode::BodyTooLarge, texts.t("error.too_large"), texts)
+            PageError::shown_to(
+                &viewer,
+                ApiError::new(ErrorCode::BodyTooLarge, texts.t("error.too_large")),
+            )
         })?;
         check_token(&viewer, form_field(&bytes, CSRF_FIELD).as_deref())?;
         let input = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|error| {
-            PageError::status(ErrorCode::InvalidForm, &error.to_string(), texts)
+            PageError::shown_to(
+                &viewer,
+                ApiError::new(ErrorCode::InvalidForm, error.to_string()),
+            )
         })?;
         Ok(Self { viewer, input })
     }
@@ -229,10 +247,12 @@ pub(crate) fn check_token(viewer: &Viewer, sent: Option<&str>) -> Result<(), Pag
     if matches {
         Ok(())
     } else {
-        Err(PageError::status(
-            ErrorCode::InvalidFormToken,
-            viewer.texts.t("error.form_token"),
-            viewer.texts,
+        Err(PageError::shown_to(
+            viewer,
+            ApiError::new(
+                ErrorCode::InvalidFormToken,
+                viewer.texts.t("error.form_token"),
+            ),
         ))
     }
 }

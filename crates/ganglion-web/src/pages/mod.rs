@@ -7,6 +7,7 @@ mod attention;
 mod audit;
 mod auth;
 mod directives;
+mod fallback;
 mod forms;
 mod i18n;
 mod import;
@@ -23,6 +24,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub(crate) use fallback::{unknown_address, wrong_method};
 pub(crate) use forms::{same_token, session_form_token};
 pub(crate) use shell::{PageError, PageResult};
 

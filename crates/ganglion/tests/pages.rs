@@ -1,0 +1,276 @@
+//! The officials' pages over real HTTP, as a browser asks for them: failures shown as
+//! pages in the site's frame and language, links drawn only to what the viewer may open,
+//! and every record a page mentions one link away.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use support::{backends, TestServer};
+
+const PASSWORD: &str = "a long password";
+
+/// Creates a person with a post in `unit` and an account; returns the person's id.
+async fn appoint(server: &TestServer, name: &str, unit: &str, role: &str, login: &str) -> String {
+    let person = server.post("/api/v1/people", &json!({"name": name})).await;
+    assert_eq!(person.status, StatusCode::CREATED, "{}", person.text);
+    let person = person.json()["id"].as_str().unwrap().to_owned();
+    let post = server
+        .post(
+            "/api/v1/posts",
+            &json!({"person": person, "unit": unit, "role": role, "start": "2024-01-01"}),
+        )
+        .await;
+    assert_eq!(post.status, StatusCode::CREATED, "{}", post.text);
+    let account = server
+        .post(
+            "/api/v1/accounts",
+            &json!({"login": login, "password": PASSWORD, "person": person}),
+        )
+        .await;
+    assert_eq!(account.status, StatusCode::CREATED, "{}", account.text);
+    person
+}
+
+/// The cookie of a browser signed in as `login`.
+async fn browser(server: &TestServer, login: &str) -> String {
+    let token = server.login(login, PASSWORD).await;
+    format!("{}={token}", ganglion_web::SESSION_COOKIE)
+}
+
+/// A page as a browser asks for it: with its cookies and `Accept: text/html`.
+async fn page(server: &TestServer, method: Method, path: &str, cookie: &str) -> support::Answer {
+    server
+        .send_as(
+            None,
+            method,
+            path,
+            None,
+            &[("cookie", cookie), ("accept", "text/html,*/*;q=0.8")],
+        )
+        .await
+}
+
+fn is_html(answer: &support::Answer) -> bool {
+    answer
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+/// The main navigation of the site's frame.
+fn has_navigation(text: &str) -> bool {
+    text.contains("<nav aria-label=\"Main\"") || text.contains("<nav aria-label=\"주 메뉴\"")
+}
+
+/// C ─ P1 ─ K1 with an official in K1 and a secretary in P1.
+struct Tree {
+    centre: String,
+    province: String,
+    county: String,
+}
+
+async fn tree(server: &TestServer) -> Tree {
+    let centre = server.unit(None, "centre", "C").await;
+    let province = server.unit(Some(&centre), "province", "P1").await;
+    let county = server.unit(Some(&province), "city_county", "K1").await;
+    appoint(server, "Kim Song", &county, "official", "k1").await;
+    appoint(server, "Ri Hyon", &province, "secretary", "p1").await;
+    Tree {
+        centre,
+        province,
+        county,
+    }
+}
+
+#[tokio::test]
+async fn every_failure_in_the_browser_is_a_page_in_the_frame_and_the_api_keeps_json() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let tree = tree(&server).await;
+        let county = browser(&server, "k1").await;
+
+        // An address nothing serves: a page with the navigation, the status and the code.
+        let unknown = page(&server, Method::GET, "/no/such/place", &county).await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(is_html(&unknown), "{:?}", unknown.headers);
+        assert!(unknown.text.contains("data-code=\"route_not_found\""));
+        assert!(has_navigation(&unknown.text), "{}", unknown.text);
+        assert!(unknown.text.contains("There is no page at this address"));
+
+        // In the language the browser chose.
+        let korean = format!("{county}; ganglion_lang=ko");
+        let unknown_ko = page(&server, Method::GET, "/no/such/place", &korean).await;
+        assert_eq!(unknown_ko.status, StatusCode::NOT_FOUND);
+        assert!(unknown_ko.text.contains("<html lang=\"ko\""));
+        assert!(unknown_ko.text.contains("이 주소에는 페이지가 없습니다"));
+
+        // A method the address does not answer.
+        let wrong = page(&server, Method::PUT, "/work", &county).await;
+        assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(is_html(&wrong));
+        assert!(wrong.text.contains("data-code=\"method_not_allowed\""));
+        assert!(has_navigation(&wrong.text));
+
+        // A unit out of sight: the same 404 as one that does not exist, framed.
+        let hidden = page(
+            &server,
+            Method::GET,
+            &format!("/units/{}", tree.province),
+            &county,
+        )
+        .await;
+        assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+        assert!(has_navigation(&hidden.text));
+        assert!(
+            hidden.text.contains("data-code=\"not_found\""),
+            "{}",
+            hidden.text
+        );
+
+        // Without a session: a page still, which offers to sign in.
+        let anonymous = server
+            .send_as(None, Method::GET, "/no/such/place", None, &[])
+            .await;
+        assert_eq!(anonymous.status, StatusCode::NOT_FOUND);
+        assert!(is_html(&anonymous));
+        assert!(anonymous.text.contains("href=\"/login\""));
+
+        // The API keeps its JSON errors for programs...
+        let api = server.get("/api/v1/nothing").await;
+        assert_eq!(api.status, StatusCode::NOT_FOUND);
+        assert_eq!(api.error_code(), "route_not_found");
+        let api_method = server.send(Method::PUT, "/api/v1/units", None, &[]).await;
+        assert_eq!(api_method.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(api_method.error_code(), "method_not_allowed");
+        // ...and a browser opening an API address that does not exist reads a page.
+        let api_in_browser = page(&server, Method::GET, "/api/v1/nothing", &county).await;
+        assert_eq!(api_in_browser.status, StatusCode::NOT_FOUND);
+        assert!(is_html(&api_in_browser));
+        let _ = tree.centre;
+        server.stop().await;
+    }
+}
+
+/// Issues a directive of the centre to its whole tree; returns its id.
+async fn issue(server: &TestServer, issuer: &str, title: &str, extra: Value) -> String {
+    let mut body = json!({"issuer": issuer, "title": title, "body": "text", "due": "2099-01-01"});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let draft = server.post("/api/v1/directives", &body).await;
+    assert_eq!(draft.status, StatusCode::CREATED, "{}", draft.text);
+    let id = draft.json()["id"].as_str().unwrap().to_owned();
+    let issued = server
+        .post(&format!("/api/v1/directives/{id}/issue"), &json!({}))
+        .await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+    id
+}
+
+/// The id of the assignment of `directive` at `unit`.
+async fn assignment_at(server: &TestServer, unit: &str, directive: &str) -> String {
+    let inbox = server
+        .get(&format!("/api/v1/units/{unit}/assignments"))
+        .await;
+    assert_eq!(inbox.status, StatusCode::OK, "{}", inbox.text);
+    inbox.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["directive"] == directive)
+        .unwrap_or_else(|| panic!("an assignment of {directive}: {}", inbox.text))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn guidance_from_a_unit_the_reader_may_not_open_is_not_a_link() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let tree = tree(&server).await;
+        let directive = issue(
+            &server,
+            &tree.centre,
+            "On the primary committees",
+            json!({}),
+        )
+        .await;
+        let guidance = server
+            .post(
+                &format!("/api/v1/directives/{directive}/guidance"),
+                &json!({"unit": tree.province, "text": "Begin with the rural counties"}),
+            )
+            .await;
+        assert_eq!(guidance.status, StatusCode::CREATED, "{}", guidance.text);
+        let assignment = assignment_at(&server, &tree.county, &directive).await;
+
+        let county = browser(&server, "k1").await;
+        let shown = page(
+            &server,
+            Method::GET,
+            &format!("/assignments/{assignment}"),
+            &county,
+        )
+        .await;
+        assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+        assert!(shown.text.contains("Begin with the rural counties"));
+        assert!(
+            !shown
+                .text
+                .contains(&format!("href=\"/units/{}\"", tree.province)),
+            "the county may not open the province's page, so it is not linked"
+        );
+        // The province's own secretary reads the same note with the link.
+        let province = browser(&server, "p1").await;
+        let province_view = page(
+            &server,
+            Method::GET,
+            &format!(
+                "/assignments/{}",
+                assignment_at(&server, &tree.province, &directive).await
+            ),
+            &province,
+        )
+        .await;
+        assert!(province_view
+            .text
+            .contains(&format!("href=\"/units/{}\"", tree.province)));
+
+        // Every link the county's pages draw opens for it.
+        for path in [
+            format!("/assignments/{assignment}"),
+            format!("/units/{}", tree.county),
+            "/work".to_owned(),
+        ] {
+            let shown = page(&server, Method::GET, &path, &county).await;
+            assert_eq!(shown.status, StatusCode::OK, "{path}: {}", shown.text);
+            for link in links(&shown.text) {
+                let opened = page(&server, Method::GET, &link, &county).await;
+                assert!(
+                    opened.status.is_success(),
+                    "{path} links {link}, which answers {}",
+                    opened.status
+                );
+            }
+        }
+        server.stop().await;
+    }
+}
+
+/// The local page links of a page (not assets, downloads or the API).
+fn links(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split("href=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .filter(|href| href.starts_with('/') && !href.starts_with("/assets/"))
+        .filter(|href| !href.starts_with("/api/"))
+        .map(|href| href.replace("&amp;", "&"))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}

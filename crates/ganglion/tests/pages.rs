@@ -274,3 +274,116 @@ fn links(text: &str) -> Vec<String> {
     found.dedup();
     found
 }
+
+#[tokio::test]
+async fn every_directive_a_unit_issued_or_received_is_one_link_away() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let tree = tree(&server).await;
+        let primary = server.unit(Some(&tree.county), "primary", "K1-F01").await;
+        let goal = issue(&server, &tree.centre, "Grain production goal", json!({})).await;
+        // The county maps out its plan under the centre's goal and issues it.
+        let county_api = server.as_caller(Some(server.login("k1", PASSWORD).await));
+        let plan = county_api
+            .post(
+                "/api/v1/directives",
+                &json!({"issuer": tree.county, "title": "The county's grain plan", "body": "",
+                        "due": "2099-01-01", "parent_directive": goal}),
+            )
+            .await;
+        assert_eq!(plan.status, StatusCode::CREATED, "{}", plan.text);
+        let plan = plan.json()["id"].as_str().unwrap().to_owned();
+        let issued = county_api
+            .post(&format!("/api/v1/directives/{plan}/issue"), &json!({}))
+            .await;
+        assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+        let plan_link = format!("href=\"/directives/{plan}\"");
+        let goal_link = format!("href=\"/directives/{goal}\"");
+
+        let county = browser(&server, "k1").await;
+        // "Directives" in the browser is a page, not JSON: what the county issued and received.
+        let list = page(&server, Method::GET, "/directives", &county).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        assert!(is_html(&list));
+        assert!(list.text.contains(&plan_link), "{}", list.text);
+        assert!(list.text.contains(&goal_link));
+
+        // The county's page lists the plan it issued and the goal it received...
+        let unit_page = page(
+            &server,
+            Method::GET,
+            &format!("/units/{}", tree.county),
+            &county,
+        )
+        .await;
+        assert_eq!(unit_page.status, StatusCode::OK);
+        assert!(
+            unit_page.text.contains("The county&#39;s grain plan")
+                || unit_page.text.contains("The county's grain plan")
+        );
+        assert!(unit_page.text.contains(&plan_link));
+        assert!(unit_page.text.contains(&goal_link));
+        // ...and its history links the records it names.
+        let history = unit_page
+            .text
+            .split("id=\"history-heading\"")
+            .nth(1)
+            .unwrap();
+        assert!(history.contains(&plan_link), "{history}");
+
+        // The centre's goal lists the county's plan with its progress.
+        let admin = format!(
+            "{}={}",
+            ganglion_web::SESSION_COOKIE,
+            server.token.clone().unwrap()
+        );
+        let goal_page = page(&server, Method::GET, &format!("/directives/{goal}"), &admin).await;
+        assert_eq!(goal_page.status, StatusCode::OK);
+        let plans = goal_page.text.split("id=\"plans-heading\"").nth(1).unwrap();
+        assert!(plans.contains(&plan_link), "{plans}");
+        // The plan leads back to the goal it carries out.
+        let plan_page = page(
+            &server,
+            Method::GET,
+            &format!("/directives/{plan}"),
+            &county,
+        )
+        .await;
+        assert!(plan_page.text.contains(&goal_link));
+
+        // The county's assignment of the goal links the plan the county made.
+        let assignment = assignment_at(&server, &tree.county, &goal).await;
+        let assignment_page = page(
+            &server,
+            Method::GET,
+            &format!("/assignments/{assignment}"),
+            &county,
+        )
+        .await;
+        let own = assignment_page
+            .text
+            .split("id=\"plan-heading\"")
+            .nth(1)
+            .unwrap();
+        assert!(own.contains(&plan_link), "{own}");
+        // A primary committee's assignment of the plan leads to the plan, and every link
+        // the county's pages draw opens for it.
+        let _ = primary;
+        for path in [
+            "/directives".to_owned(),
+            format!("/units/{}", tree.county),
+            format!("/assignments/{assignment}"),
+        ] {
+            let shown = page(&server, Method::GET, &path, &county).await;
+            for link in links(&shown.text) {
+                let opened = page(&server, Method::GET, &link, &county).await;
+                assert!(
+                    opened.status.is_success(),
+                    "{path} links {link}: {}",
+                    opened.status
+                );
+            }
+        }
+        server.stop().await;
+    }
+}

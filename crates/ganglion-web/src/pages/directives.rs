@@ -19,7 +19,7 @@ use super::forms::{CsrfForm, EmptyForm, PageQuery, Viewer};
 use super::i18n::Texts;
 use super::picture::{sunburst, Colouring, Links};
 use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
-use super::view::{breadcrumbs, kind_label, split_words};
+use super::view::{breadcrumbs, kind_label, share, split_words};
 use super::{PageError, PageResult};
 use crate::error::ApiError;
 use crate::AppState;
@@ -34,6 +34,41 @@ pub(crate) fn state_badge(texts: &Texts, state: &str, overdue: bool) -> Markup {
     html! {
         span class={ "state state-" (state) } { (state_label(texts, state)) }
         @if overdue { " " span class="state overdue" { (texts.t("state.overdue")) } }
+    }
+}
+
+/// Directives with how far each has come: state, units reached, the share done, how
+/// many are overdue. The issuer is shown when the list mixes issuers.
+pub(crate) fn directive_table(
+    texts: &Texts,
+    items: &[ganglion_app::DirectiveSummary],
+    show_issuer: bool,
+) -> Markup {
+    html! {
+        table class="directives" {
+            thead { tr {
+                th { (texts.t("dir.title")) }
+                @if show_issuer { th { (texts.t("dir.issued_by")) } }
+                th { (texts.t("work.state")) }
+                th { (texts.t("work.due")) }
+                th class="number" { (texts.t("dir.units_reached")) }
+                th class="number" { (texts.t("dir.done_share")) }
+                th class="number" { (texts.t("dir.units_overdue")) }
+            } }
+            tbody {
+                @for item in items {
+                    tr {
+                        td { a href={ "/directives/" (item.id) } { (item.title) } }
+                        @if show_issuer { td { a href={ "/units/" (item.issuer) } { (item.issuer_name) } } }
+                        td { span class={ "state dir-" (item.state) } { (dir_state_label(texts, &item.state)) } }
+                        td { (item.due) }
+                        td class="number" { (texts.number(item.assignments.max(0) as u64)) }
+                        td class="number" { (share(item.done.into(), item.assignments.max(0) as u64)) }
+                        td class="number" { (texts.number(item.overdue.into())) }
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -288,6 +323,12 @@ async fn directive_view(
         .await
         .ok()
         .map(|unit| unit.name);
+    // The plans units made to carry it out, with their progress.
+    let plans = if issued {
+        app.directives().plans(ctx, id).await.or_page(viewer)?
+    } else {
+        Vec::new()
+    };
     // The decision a plan breaks down, linked only where the reader may open it.
     let parent = match &directive.parent_directive {
         Some(parent) => app
@@ -314,6 +355,16 @@ async fn directive_view(
         (target_summary(texts, &state.app, &directive))
         (actions)
         (body)
+        @if issued {
+            section aria-labelledby="plans-heading" {
+                h2 id="plans-heading" { (texts.t("dir.plans")) }
+                @if plans.is_empty() {
+                    p class="empty" { (texts.t("dir.no_plans")) }
+                } @else {
+                    (directive_table(texts, &plans, true))
+                }
+            }
+        }
         @if !guidance_units.is_empty() {
             details class="form" {
                 summary { (texts.t("dir.add_guidance")) }
@@ -653,6 +704,16 @@ async fn assignment_view(
         .or_page(viewer)?;
     let mut ancestors = app.ancestors(&viewer.ctx, &unit.id).await.or_page(viewer)?;
     ancestors.push(unit.clone());
+    // The plans this unit made to carry the directive out.
+    let own_plans: Vec<_> = app
+        .directives()
+        .plans(&viewer.ctx, &assignment.directive)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|plan| plan.issuer == unit.id)
+        .collect();
+    let may_plan = app.may_change_unit(&viewer.ctx, &unit.id);
     let body = html! {
         (breadcrumbs(texts, &ancestors, &assignment.title))
         h1 { (assignment.title) }
@@ -686,6 +747,17 @@ async fn assignment_view(
                 }
             }
             p { a href={ "/directives/" (assignment.directive) } { (texts.t("asg.open_directive")) } }
+        }
+        section aria-labelledby="plan-heading" {
+            h2 id="plan-heading" { (texts.f("asg.plans_of", &[("name", &unit.name)])) }
+            @if own_plans.is_empty() {
+                p class="empty" { (texts.t("asg.no_plan")) }
+            } @else {
+                (directive_table(texts, &own_plans, false))
+            }
+            @if may_plan {
+                p { a class="button" href={ "/directives/new?issuer=" (unit.id) "&parent=" (assignment.directive) } { (texts.t("asg.make_plan")) } }
+            }
         }
         @if !assignment.next_states.is_empty() {
             section aria-labelledby="act-heading" {
@@ -859,3 +931,103 @@ pub(crate) async fn live_rollup(
 
 /// The shortest time between two live updates of one page.
 const LIVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DirectivesQuery {
+    unit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// "Directives": what the units one starts from issued and received, each with how far
+/// it has come; or, for one unit, everything it issued, page by page.
+pub(crate) async fn directives_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(query): PageQuery<DirectivesQuery>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let app = &state.app;
+    let texts = viewer.texts;
+    let ctx = &viewer.ctx;
+    let units: Vec<ganglion_app::UnitView> = match &query.unit {
+        Some(unit) => vec![app.unit(ctx, unit).await.or_page(&viewer)?],
+        None => app
+            .entry_units(ctx)
+            .await
+            .or_page(&viewer)?
+            .into_iter()
+            .map(|summary| summary.unit)
+            .collect(),
+    };
+    let limit = if query.unit.is_some() { 100 } else { 20 };
+    let mut sections = Vec::new();
+    for unit in &units {
+        let issued = app
+            .directives()
+            .issued_by(
+                ctx,
+                &unit.id,
+                ganglion_app::DirectiveListQuery {
+                    limit: Some(limit),
+                    cursor: query.cursor.clone(),
+                },
+            )
+            .await
+            .or_page(&viewer)?;
+        let received = app
+            .directives()
+            .inbox(
+                ctx,
+                &unit.id,
+                InboxQuery {
+                    limit: Some(limit),
+                    ..InboxQuery::default()
+                },
+            )
+            .await
+            .or_page(&viewer)?;
+        sections.push((unit, issued, received));
+    }
+    let title = texts.t("dirs.title");
+    let body = html! {
+        h1 { (title) }
+        p class="lead" { (texts.t("dirs.lead")) }
+        @if sections.is_empty() { p class="empty" { (texts.t("work.no_posts")) } }
+        @for (unit, issued, received) in &sections {
+            section class="unit-directives" aria-labelledby={ "unit-" (unit.id) } {
+                h2 id={ "unit-" (unit.id) } { a href={ "/units/" (unit.id) } { (unit.name) } " " code { (unit.code) } }
+                h3 { (texts.t("unit.issued")) }
+                @if issued.items.is_empty() {
+                    p class="empty" { (texts.t("unit.no_issued")) }
+                } @else {
+                    (directive_table(texts, &issued.items, false))
+                    @if let Some(next) = &issued.next_cursor {
+                        p { a href={ "/directives?unit=" (unit.id) "&cursor=" (next) } { (texts.t("dirs.more")) } }
+                    }
+                }
+                h3 { (texts.t("unit.assignments")) }
+                @if received.items.is_empty() {
+                    p class="empty" { (texts.t("unit.no_assignments")) }
+                } @else {
+                    table class="inbox" {
+                        thead { tr {
+                            th { (texts.t("work.task")) } th { (texts.t("work.state")) }
+                            th { (texts.t("work.due")) } th { (texts.t("dir.title")) }
+                        } }
+                        tbody {
+                            @for item in &received.items {
+                                tr {
+                                    td { a href={ "/assignments/" (item.id) } { (item.title) } }
+                                    td { (state_badge(texts, &item.state, item.overdue)) }
+                                    td { (item.due) }
+                                    td { a href={ "/directives/" (item.directive) } { (texts.t("asg.open_directive")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&viewer, StatusCode::OK, title, "/directives", body))
+}

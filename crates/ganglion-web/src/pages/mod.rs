@@ -52,7 +52,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/posts/{id}/end", post(people::end_post))
         .route("/audit", get(audit::audit_page))
         .route("/directives/new", get(directives::new_directive_form))
-        .route("/directives", post(directives::create_directive))
+        .route(
+            "/directives",
+            get(directives::directives_page).post(directives::create_directive),
+        )
         .route("/directives/{id}", get(directives::directive_page))
         .route("/directives/{id}/guidance", post(directives::add_guidance))
         .route("/directives/{id}/live", get(directives::live_rollup))

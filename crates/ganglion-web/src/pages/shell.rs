@@ -206,6 +206,7 @@ pub(crate) fn bare_page(texts: &Texts, title: &str, body: Markup) -> Markup {
 /// The navigation entries: path, catalogue key.
 pub(crate) const NAVIGATION: &[(&str, &str)] = &[
     ("/work", "nav.work"),
+    ("/directives", "nav.directives"),
     ("/org", "nav.organization"),
     ("/org/picture", "nav.picture"),
     ("/programmes", "nav.programmes"),

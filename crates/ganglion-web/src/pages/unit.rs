@@ -53,6 +53,18 @@ pub(crate) async fn unit_page(
         )
         .await
         .or_page(&viewer)?;
+    let issued = app
+        .directives()
+        .issued_by(
+            ctx,
+            &id,
+            ganglion_app::DirectiveListQuery {
+                limit: Some(20),
+                cursor: None,
+            },
+        )
+        .await
+        .or_page(&viewer)?;
     let may_change = app.may_change_unit(ctx, &id);
     let unit = &summary.unit;
     let (current, former): (Vec<_>, Vec<_>) = posts.iter().partition(|post| post.end.is_none());
@@ -78,6 +90,17 @@ pub(crate) async fn unit_page(
             a href={ "/audit?under=" (unit.id) } { (texts.t("nav.audit")) }
             a href={ "/api/v1/export/units?under=" (unit.id) } download={ (unit.code) ".csv" } { (texts.t("unit.export")) }
         }
+        section aria-labelledby="issued-heading" {
+            h2 id="issued-heading" { (texts.t("unit.issued")) }
+            @if issued.items.is_empty() {
+                p class="empty" { (texts.t("unit.no_issued")) }
+            } @else {
+                (super::directives::directive_table(texts, &issued.items, false))
+                @if issued.next_cursor.is_some() {
+                    p { a href={ "/directives?unit=" (unit.id) } { (texts.t("unit.all_directives")) } }
+                }
+            }
+        }
         section aria-labelledby="assignments-heading" {
             h2 id="assignments-heading" { (texts.t("unit.assignments")) }
             @if inbox.items.is_empty() {
@@ -89,6 +112,7 @@ pub(crate) async fn unit_page(
                             a href={ "/assignments/" (item.id) } { (item.title) } " "
                             (super::directives::state_badge(texts, &item.state, item.overdue))
                             " " span class="meta" { (texts.f("dir.due", &[("date", &item.due)])) }
+                            " · " a href={ "/directives/" (item.directive) } { (texts.t("asg.open_directive")) }
                         }
                     }
                 }
@@ -189,7 +213,7 @@ pub(crate) async fn unit_page(
                                 td { time datetime=(entry.at) { (short_time(&entry.at)) } }
                                 td { (entry.actor) }
                                 td { code { (entry.action) } }
-                                td { (entry.object) }
+                                td { (super::view::record_link(&entry.object, &entry.object)) }
                             }
                         }
                     }

@@ -69,3 +69,41 @@ pub(crate) fn short_time(at: &str) -> String {
         .map(|s| s.replace('T', " "))
         .unwrap_or_else(|| at.to_owned())
 }
+
+/// The page of a record the audit trail names as `kind:id` (`directive:14`), if it has
+/// one. Only records with a page of their own are linked; an account, a post or a
+/// session are not.
+pub(crate) fn record_path(object: &str) -> Option<String> {
+    let (kind, id) = object.split_once(':')?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let base = match kind {
+        "unit" => "/units",
+        "directive" => "/directives",
+        "assignment" => "/assignments",
+        "person" => "/people",
+        "programme" => "/programmes",
+        _ => return None,
+    };
+    Some(format!("{base}/{id}"))
+}
+
+/// A record named by the audit trail, linked to its page where it has one.
+pub(crate) fn record_link(object: &str, label: &str) -> Markup {
+    html! {
+        @match record_path(object) {
+            Some(path) => a href=(path) { (label) },
+            None => (label),
+        }
+    }
+}
+
+/// The share of `part` in `whole` as people read it: `42%`, or `—` of nothing.
+pub(crate) fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "—".to_owned()
+    } else {
+        format!("{:.0}%", 100.0 * part as f64 / whole as f64)
+    }
+}

@@ -387,3 +387,120 @@ async fn every_directive_a_unit_issued_or_received_is_one_link_away() {
         server.stop().await;
     }
 }
+
+/// The form token a page gives this browser.
+fn form_token(text: &str) -> String {
+    let at = text.find("name=\"csrf\" value=\"").expect("a form token") + 19;
+    text[at..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn numbers_read_with_units_moves_are_named_and_every_write_is_confirmed() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let tree = tree(&server).await;
+        let goal = issue(
+            &server,
+            &tree.centre,
+            "Grain production goal",
+            json!({"target": {"kinds": ["city_county"]},
+                   "metric": {"name": "Grain", "unit": "t", "target_per_unit": 41280}}),
+        )
+        .await;
+        let admin = format!(
+            "{}={}",
+            ganglion_web::SESSION_COOKIE,
+            server.token.clone().unwrap()
+        );
+        let rollup = page(&server, Method::GET, &format!("/directives/{goal}"), &admin).await;
+        assert_eq!(rollup.status, StatusCode::OK);
+        // Thousands grouped, with the metric's unit; one column per label.
+        assert!(
+            rollup.text.contains("0 / 41,280\u{a0}t (0%)"),
+            "{}",
+            rollup.text
+        );
+        let head = rollup
+            .text
+            .split("<thead>")
+            .nth(1)
+            .unwrap()
+            .split("</thead>")
+            .next()
+            .unwrap();
+        assert_eq!(head.matches(">Done<").count(), 1, "{head}");
+        assert!(head.contains("Share done"));
+
+        // The county's moves are buttons named for what they do; recording one confirms it.
+        let county = browser(&server, "k1").await;
+        let assignment = assignment_at(&server, &tree.county, &goal).await;
+        let path = format!("/assignments/{assignment}");
+        let shown = page(&server, Method::GET, &path, &county).await;
+        assert!(shown.text.contains(">Acknowledge<"), "{}", shown.text);
+        let form = format!(
+            "csrf={}&to=acknowledged&note=&metric_value=1234.5",
+            form_token(&shown.text)
+        );
+        // A browser stops at the redirect to carry the confirmation's cookie on.
+        let no_redirects = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let sent = no_redirects
+            .post(format!("{}{path}/transition", server.base))
+            .header("cookie", &county)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .unwrap();
+        let sent = support::Answer {
+            status: sent.status(),
+            headers: sent.headers().clone(),
+            text: sent.text().await.unwrap(),
+        };
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text);
+        let flash = sent
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("ganglion_flash="))
+            .expect("a confirmation travels with the redirect")
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let after = page(&server, Method::GET, &path, &format!("{county}; {flash}")).await;
+        assert!(after.text.contains("role=\"status\""), "{}", after.text);
+        assert!(after.text.contains("Recorded: Acknowledged"));
+        assert!(
+            after.text.contains("1,234.5\u{a0}t"),
+            "the value reads with its unit"
+        );
+        let cleared = after
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.starts_with("ganglion_flash=;"));
+        assert!(cleared, "the confirmation is shown once");
+
+        // Finished work is sent back by the unit above with a button named so.
+        let county_api = server.as_caller(Some(server.login("k1", PASSWORD).await));
+        for to in ["planned", "in_progress", "done"] {
+            let moved = county_api
+                .post(
+                    &format!("/api/v1/assignments/{assignment}/transition"),
+                    &json!({"to": to}),
+                )
+                .await;
+            assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+        }
+        let province = browser(&server, "p1").await;
+        let above = page(&server, Method::GET, &path, &province).await;
+        assert!(above.text.contains(">Send back"), "{}", above.text);
+        assert!(!above.text.contains(">In progress</button>"));
+        server.stop().await;
+    }
+}

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use super::forms::{CsrfForm, EmptyForm, PageQuery, Viewer};
 use super::i18n::Texts;
 use super::picture::{sunburst, Colouring, Links};
-use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
-use super::view::{breadcrumbs, kind_label, share, split_words};
+use super::shell::{csrf_field, error_box, page, refusal, saved, OrPage};
+use super::view::{against_target, breadcrumbs, kind_label, quantity, share, split_words};
 use super::{PageError, PageResult};
 use crate::error::ApiError;
 use crate::AppState;
@@ -27,6 +27,12 @@ use crate::AppState;
 /// The name of a state in the reader's language.
 pub(crate) fn state_label<'a>(texts: &'a Texts, state: &'a str) -> &'a str {
     texts.get(&format!("state.{state}")).unwrap_or(state)
+}
+
+/// What a move is called where a person makes it ("Send back", "Accept"), from the
+/// workflow's own name for it.
+pub(crate) fn action_label<'a>(texts: &'a Texts, action: &'a str) -> &'a str {
+    texts.get(&format!("action.{action}")).unwrap_or(action)
 }
 
 /// A state as a badge, with "overdue" beside it when it is.
@@ -133,6 +139,11 @@ async fn directive_view(
     let issuer_may_act = app.may_change_unit(ctx, &directive.issuer);
     let issued = directive.state != "draft";
     let reach = app.directives().reach(ctx, id).await.or_page(viewer)?;
+    let metric_unit = directive
+        .metric
+        .as_ref()
+        .map(|metric| metric.unit.clone())
+        .unwrap_or_default();
     let body = if issued {
         let rollup = app.directives().rollup(ctx, id, at).await.or_page(viewer)?;
         let at_unit = app.unit(ctx, &rollup.unit).await.or_page(viewer)?;
@@ -204,11 +215,11 @@ async fn directive_view(
                 table class="rollup" data-live={ "/directives/" (directive.id) "/live?at=" (rollup.unit) } {
                     thead { tr {
                         th { (texts.t("unit.name")) }
-                        th class="number" { (texts.t("dir.units")) }
+                        th class="number" { (texts.t("dir.units_reached")) }
                         @for (state, _) in &rollup.states.0 { th class="number" { (state_label(texts, state)) } }
                         th class="number" { (texts.t("state.overdue")) }
                         th class="number" { (texts.t("dir.done_share")) }
-                        @if rollup.metric.is_some() { th class="number" { (texts.t("dir.metric")) } }
+                        @if let Some(metric) = &directive.metric { th class="number" { (texts.f("dir.metric_against_target", &[("name", &metric.name)])) } }
                     } }
                     tbody {
                         tr class="total" data-unit=(rollup.unit) {
@@ -217,7 +228,7 @@ async fn directive_view(
                             @for (state, count) in &rollup.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                             td class="number" data-count="overdue" { (texts.number(rollup.overdue.into())) }
                             td class="number" { (done_share(rollup.done, rollup.total)) }
-                            @if let Some(metric) = &rollup.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
+                            @if let Some(metric) = &rollup.metric { td class="number" { (against_target(texts, metric.sum, metric.target, &metric_unit)) } }
                         }
                         @for child in &rollup.children {
                             tr data-unit=(child.unit) {
@@ -226,7 +237,7 @@ async fn directive_view(
                                 @for (state, count) in &child.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                                 td class="number" data-count="overdue" { (texts.number(child.overdue.into())) }
                                 td class="number" { (done_share(child.done, child.total)) }
-                                @if let Some(metric) = &child.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
+                                @if let Some(metric) = &child.metric { td class="number" { (against_target(texts, metric.sum, metric.target, &metric_unit)) } }
                             }
                         }
                     }
@@ -255,7 +266,7 @@ async fn directive_view(
                                     tr {
                                         td { a href={ "/units/" (laggard.unit) } { (laggard.name) } br; code { (laggard.code) } }
                                         td { (state_badge(texts, &laggard.state, laggard.overdue)) }
-                                        @if let Some(value) = laggard.metric_value { td class="number" { (format!("{value:.0}")) } }
+                                        @if let Some(value) = laggard.metric_value { td class="number" { (quantity(texts, value, &metric_unit)) } }
                                     }
                                 }
                             }
@@ -605,7 +616,11 @@ pub(crate) async fn create_directive(
         parent_directive: Some(input.parent.clone()).filter(|p| !p.is_empty()),
     };
     match state.app.directives().create(&viewer.ctx, new).await {
-        Ok(directive) => Ok(see_other(&format!("/directives/{}", directive.id))),
+        Ok(directive) => Ok(saved(
+            &viewer,
+            &format!("/directives/{}", directive.id),
+            "directive_saved",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             directive_form_page(&state, &viewer, &input, Some(&error)).await
@@ -636,7 +651,15 @@ pub(crate) async fn directive_action(
         _ => Err(AppError::NotFound { what: "action" }),
     };
     match result {
-        Ok(()) => Ok(see_other(&format!("/directives/{id}"))),
+        Ok(()) => Ok(saved(
+            &viewer,
+            &format!("/directives/{id}"),
+            match action.as_str() {
+                "issue" => "directive_issued",
+                "close" => "directive_closed",
+                _ => "directive_withdrawn",
+            },
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let status = error.status;
@@ -667,7 +690,11 @@ pub(crate) async fn add_guidance(
         .add_guidance(&viewer.ctx, &id, note)
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/directives/{id}"))),
+        Ok(_) => Ok(saved(
+            &viewer,
+            &format!("/directives/{id}"),
+            "guidance_added",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let status = error.status;
@@ -726,7 +753,10 @@ async fn assignment_view(
         }
         @if !assignment.metrics.is_empty() {
             p class="meta" {
-                @for (key, value) in &assignment.metrics { span class="count" { (key) ": " strong { (texts.number_f64(*value)) } } " " }
+                @for (key, value) in &assignment.metrics {
+                    @let unit = assignment.metric.as_ref().filter(|m| m.name == *key).map(|m| m.unit.as_str()).unwrap_or("");
+                    span class="count" { (key) ": " strong { (quantity(texts, *value, unit)) } } " "
+                }
             }
         }
         @if let Some(error) = error { (error_box(texts, error)) }
@@ -759,15 +789,11 @@ async fn assignment_view(
                 p { a class="button" href={ "/directives/new?issuer=" (unit.id) "&parent=" (assignment.directive) } { (texts.t("asg.make_plan")) } }
             }
         }
-        @if !assignment.next_states.is_empty() {
+        @if !assignment.moves.is_empty() {
             section aria-labelledby="act-heading" {
                 h2 id="act-heading" { (texts.t("asg.act")) }
                 form method="post" action={ "/assignments/" (assignment.id) "/transition" } class="stack" {
                     (csrf_field(viewer))
-                    label for="to" { (texts.t("asg.move_to")) }
-                    select id="to" name="to" {
-                        @for next in &assignment.next_states { option value=(next) { (state_label(texts, next)) } }
-                    }
                     label for="note" { (texts.t("asg.note")) }
                     textarea id="note" name="note" rows="2" aria-describedby="note-help" {}
                     p id="note-help" class="help" { (texts.t("asg.note_help")) }
@@ -776,7 +802,17 @@ async fn assignment_view(
                         input id="metric_value" name="metric_value" type="number" step="any" min="0"
                             value=[assignment.metric_value];
                     }
-                    button type="submit" { (texts.t("asg.record")) }
+                    div class="moves" role="group" aria-label=(texts.t("asg.moves")) {
+                        @for next in &assignment.moves {
+                            @let twin = assignment.moves.iter().filter(|m| m.action == next.action).count() > 1;
+                            button type="submit" name="to" value=(next.to)
+                                class=[(next.action == "send_back" || next.action == "block" || next.action == "decline").then_some("secondary")] {
+                                (action_label(texts, &next.action))
+                                @if twin { " (" (state_label(texts, &next.to)) ")" }
+                                @if next.reason { span class="visually-hidden" { " " (texts.t("asg.needs_reason")) } }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -797,7 +833,7 @@ async fn assignment_view(
                                 td title=(entry.actor) { (entry.actor_name.as_deref().unwrap_or(&entry.actor)) }
                                 td { (state_label(texts, &entry.from)) " → " (state_label(texts, &entry.to)) }
                                 td { (entry.note) }
-                                td class="number" { @if let Some(value) = entry.metric_value { (value) } }
+                                td class="number" { @if let Some(value) = entry.metric_value { (quantity(texts, value, assignment.metric.as_ref().map_or("", |m| m.unit.as_str()))) } }
                             }
                         }
                     }
@@ -850,7 +886,11 @@ pub(crate) async fn transition(
         .transition(&viewer.ctx, &id, move_to)
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/assignments/{id}"))),
+        Ok(view) => Ok(saved(
+            &viewer,
+            &format!("/assignments/{id}"),
+            &format!("moved-{}", view.state),
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             assignment_view(&state, &viewer, &id, Some(&error)).await

@@ -44,6 +44,8 @@ pub(crate) struct Viewer {
     pub secure: bool,
     /// The path and query of the page, to come back to after signing in.
     pub here: String,
+    /// The confirmation of the write that led here, to show once.
+    pub flash: Option<String>,
 }
 
 /// Shown without its tokens: a failure that carries the viewer may be logged.
@@ -141,6 +143,13 @@ impl FromRequestParts<AppState> for Viewer {
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| "/".into());
+        // Only a name of a confirmation in the catalogue: never text from the request.
+        let flash = cookie(parts, super::shell::FLASH_COOKIE).filter(|key| {
+            key.len() <= 64
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
+        });
         Ok(Self {
             ctx,
             token,
@@ -149,6 +158,7 @@ impl FromRequestParts<AppState> for Viewer {
             new_csrf_cookie,
             secure,
             here,
+            flash,
         })
     }
 }

@@ -255,14 +255,58 @@ pub(crate) fn page(
                         }
                     }
                 }
-                main id="main" tabindex="-1" { (body) }
+                main id="main" tabindex="-1" {
+                    @if let Some(message) = flash_message(viewer) {
+                        div class="flash" role="status" { (message) }
+                    }
+                    (body)
+                }
                 footer class="foot" {
                     (PreEscaped("&nbsp;"))
                 }
             }
         }
     };
-    respond(viewer, status, markup)
+    let mut response = respond(viewer, status, markup);
+    if viewer.flash.is_some() {
+        // Shown once: the next page comes without it.
+        let cookie = format!("{FLASH_COOKIE}=; Max-Age=0; {}", viewer.cookie_attributes());
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// The cookie that carries the confirmation of a write to the page shown after it.
+pub(crate) const FLASH_COOKIE: &str = "ganglion_flash";
+
+/// The confirmation to show, in the viewer's language: `flash.<name>`, or for a move
+/// `moved-<state>`, "Recorded: <state>".
+fn flash_message(viewer: &Viewer) -> Option<String> {
+    let texts = viewer.texts;
+    let key = viewer.flash.as_deref()?;
+    match key.strip_prefix("moved-") {
+        Some(state) => Some(texts.f(
+            "flash.moved",
+            &[("state", &super::directives::state_label(texts, state))],
+        )),
+        None => texts.get(&format!("flash.{key}")).map(str::to_owned),
+    }
+}
+
+/// Where a form sends the browser after a write succeeded, with the confirmation (a
+/// name in the catalogue) that the page there shows once.
+pub(crate) fn saved(viewer: &Viewer, path: &str, flash: &str) -> Response {
+    let mut response = see_other(path);
+    let cookie = format!(
+        "{FLASH_COOKIE}={flash}; Max-Age=60; {}",
+        viewer.cookie_attributes()
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// The language switch: a form, so that choosing is a POST like every other change.

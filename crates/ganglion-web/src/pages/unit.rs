@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::forms::{CsrfForm, PageQuery, Viewer};
 use super::i18n::Texts;
-use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
+use super::shell::{csrf_field, error_box, page, refusal, saved, OrPage};
 use super::view::{breadcrumbs, kind_label, role_label, short_time, split_words, tags, unit_link};
 use super::PageResult;
 use crate::error::ApiError;
@@ -78,6 +78,7 @@ pub(crate) async fn unit_page(
             dt { (texts.t("unit.level")) } dd { (unit.depth) }
             dt { (texts.t("unit.subtree")) } dd { (texts.number(summary.subtree_units.into())) }
             dt { (texts.t("unit.children")) } dd { (texts.number(summary.child_count.into())) }
+            dt { (texts.t("unit.posts")) } dd { (super::view::people(texts, current.len() as u64)) }
         }
         nav class="actions" aria-label=(texts.t("unit.actions")) {
             @if may_change {
@@ -350,7 +351,11 @@ pub(crate) async fn create_unit(
         tags: split_words(&input.tags),
     };
     match state.app.create_unit(&viewer.ctx, new_unit).await {
-        Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
+        Ok(unit) => Ok(saved(
+            &viewer,
+            &format!("/units/{}", unit.id),
+            "unit_created",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             new_unit_page(&state, &viewer, &input, Some(&error)).await
@@ -458,7 +463,7 @@ pub(crate) async fn edit(
         tags: Some(split_words(&input.tags)),
     };
     match state.app.update_unit(&viewer.ctx, &id, patch).await {
-        Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
+        Ok(unit) => Ok(saved(&viewer, &format!("/units/{}", unit.id), "unit_saved")),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let unit = state.app.unit(&viewer.ctx, &id).await.or_page(&viewer)?;
@@ -501,7 +506,7 @@ pub(crate) async fn move_unit(
         Err(error) => Err(error),
     };
     match result {
-        Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
+        Ok(unit) => Ok(saved(&viewer, &format!("/units/{}", unit.id), "unit_moved")),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let unit = app.unit(&viewer.ctx, &id).await.or_page(&viewer)?;
@@ -533,11 +538,13 @@ pub(crate) async fn remove_unit(
         return edit_page(&state, &viewer, &unit, Some((EditSection::Remove, &error))).await;
     }
     match app.remove_unit(&viewer.ctx, &id).await {
-        Ok(()) => Ok(see_other(
+        Ok(()) => Ok(saved(
+            &viewer,
             &unit
                 .parent
                 .map(|parent| format!("/units/{parent}"))
                 .unwrap_or_else(|| "/org".into()),
+            "unit_removed",
         )),
         Err(error) => {
             let error = refusal(&viewer, error)?;

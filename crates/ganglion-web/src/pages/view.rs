@@ -107,3 +107,32 @@ pub(crate) fn share(part: u64, whole: u64) -> String {
         format!("{:.0}%", 100.0 * part as f64 / whole as f64)
     }
 }
+
+/// A measured quantity with its unit, as people read it: `15,565 t`.
+pub(crate) fn quantity(texts: &Texts, value: f64, unit: &str) -> String {
+    let number = texts.number_f64(value);
+    if unit.trim().is_empty() {
+        number
+    } else {
+        format!("{number}\u{a0}{}", unit.trim())
+    }
+}
+
+/// A sum against its target: `15,565 / 41,280 t (38%)`.
+pub(crate) fn against_target(texts: &Texts, sum: f64, target: f64, unit: &str) -> String {
+    let reached = if target > 0.0 && sum.is_finite() {
+        format!(" ({:.0}%)", 100.0 * sum / target)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} / {}{reached}",
+        texts.number_f64(sum),
+        quantity(texts, target, unit)
+    )
+}
+
+/// A count of people: `1,204 people`.
+pub(crate) fn people(texts: &Texts, count: u64) -> String {
+    texts.f("count.people", &[("count", &texts.number(count))])
+}

@@ -35,8 +35,8 @@ pub use features::browse::{Me, OutlineNode, UnitSummary};
 pub use features::directives::{
     AssignmentView, AtQuery, ChildRollup, DirectiveListQuery, DirectivePatch, DirectiveSummary,
     DirectiveView, Directives, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Issued, Laggard,
-    Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
-    SeriesDay, StateCounts, Target,
+    LaggingGroup, Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach,
+    Rollup, Series, SeriesDay, StateCounts, Target,
 };
 pub use features::notes::{NewNote, NoteView};
 pub use features::people::transfer::{PeopleExport, PeopleImportSummary, PEOPLE_CSV_HEADER};

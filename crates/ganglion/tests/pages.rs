@@ -504,3 +504,116 @@ async fn numbers_read_with_units_moves_are_named_and_every_write_is_confirmed() 
         server.stop().await;
     }
 }
+
+/// The units of a table's rows, in order.
+fn row_units(text: &str, table_class: &str) -> Vec<String> {
+    let Some(table) = text.split(&format!("<table class=\"{table_class}")).nth(1) else {
+        return Vec::new();
+    };
+    let table = table.split("</table>").next().unwrap();
+    table
+        .split("<tr data-unit=\"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_units_that_lag_are_grouped_at_the_level_chosen_most_behind_first() {
+    for backend in backends() {
+        let server = TestServer::start(backend).await;
+        let tree = tree(&server).await;
+        let k2 = server.unit(Some(&tree.province), "city_county", "K2").await;
+        let p2 = server.unit(Some(&tree.centre), "province", "P2").await;
+        let k3 = server.unit(Some(&p2), "city_county", "K3").await;
+        appoint(&server, "Pak Chol", &k2, "official", "k2").await;
+        let goal = issue(
+            &server,
+            &tree.centre,
+            "Grain production goal",
+            json!({"target": {"kinds": ["city_county"]},
+                   "metric": {"name": "Grain", "unit": "t", "target_per_unit": 1000}}),
+        )
+        .await;
+        // K1 finishes; K2 reports a little; K3 has not begun.
+        let k1 = server.as_caller(Some(server.login("k1", PASSWORD).await));
+        let a1 = assignment_at(&server, &tree.county, &goal).await;
+        for to in ["acknowledged", "planned", "in_progress", "done"] {
+            let moved = k1
+                .post(
+                    &format!("/api/v1/assignments/{a1}/transition"),
+                    &json!({"to": to, "metric_value": 1000}),
+                )
+                .await;
+            assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+        }
+        let k2_api = server.as_caller(Some(server.login("k2", PASSWORD).await));
+        let a2 = assignment_at(&server, &k2, &goal).await;
+        let moved = k2_api
+            .post(
+                &format!("/api/v1/assignments/{a2}/transition"),
+                &json!({"to": "acknowledged", "metric_value": 100}),
+            )
+            .await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+
+        let admin = format!(
+            "{}={}",
+            ganglion_web::SESSION_COOKIE,
+            server.token.clone().unwrap()
+        );
+        // By province: P2 has done nothing, P1 half.
+        let provinces = page(
+            &server,
+            Method::GET,
+            &format!("/directives/{goal}?level=1"),
+            &admin,
+        )
+        .await;
+        assert_eq!(provinces.status, StatusCode::OK);
+        assert_eq!(
+            row_units(&provinces.text, "lagging-groups"),
+            vec![p2.clone(), tree.province.clone()]
+        );
+        assert!(
+            provinces.text.contains("<option value=\"1\" selected>"),
+            "the level chosen is shown"
+        );
+        // By county: K1 is done and left out; K3 and K2 have nothing done, and K3 falls
+        // further short of its target.
+        let counties = page(
+            &server,
+            Method::GET,
+            &format!("/directives/{goal}?level=2"),
+            &admin,
+        )
+        .await;
+        assert_eq!(
+            row_units(&counties.text, "lagging-groups"),
+            vec![k3.clone(), k2.clone()]
+        );
+        assert!(
+            counties.text.contains("1,000\u{a0}t"),
+            "K3's shortfall with its unit"
+        );
+        assert!(counties.text.contains("900\u{a0}t"), "K2's shortfall");
+        // The roll-up table sorts in the browser and colours each share done.
+        assert!(counties.text.contains("class=\"rollup sortable\""));
+        assert!(counties.text.contains("progress-"));
+        // A level that is not there falls back to the first.
+        let odd = page(
+            &server,
+            Method::GET,
+            &format!("/directives/{goal}?level=7"),
+            &admin,
+        )
+        .await;
+        assert_eq!(odd.status, StatusCode::OK);
+        assert_eq!(
+            row_units(&odd.text, "lagging-groups"),
+            vec![p2.clone(), tree.province.clone()]
+        );
+        server.stop().await;
+    }
+}

@@ -78,6 +78,30 @@ pub(crate) fn directive_table(
     }
 }
 
+/// The class that colours a cell by the share done, in fifths: red to green.
+fn progress_class(done: u32, total: u32) -> &'static str {
+    if total == 0 {
+        return "progress-none";
+    }
+    match (5 * done) / total {
+        0 => "progress-0",
+        1 => "progress-1",
+        2 => "progress-2",
+        3 => "progress-3",
+        4 => "progress-4",
+        _ => "progress-5",
+    }
+}
+
+/// The share done as a sortable value.
+fn sort_share(done: u32, total: u32) -> String {
+    if total == 0 {
+        "-1".into()
+    } else {
+        format!("{:.4}", f64::from(done) / f64::from(total))
+    }
+}
+
 /// Colours each segment by the share of its units that are done: red to green.
 struct ByProgress {
     /// Per unit: done, and in all.
@@ -101,6 +125,8 @@ impl Colouring for ByProgress {
 #[derive(Deserialize, Default)]
 pub(crate) struct DirectivePageQuery {
     at: Option<String>,
+    /// The level the laggards are grouped at, counted down from `at` (1: its children).
+    level: Option<u16>,
 }
 
 pub(crate) async fn directive_page(
@@ -114,7 +140,7 @@ pub(crate) async fn directive_page(
         &state,
         &viewer,
         &id,
-        query.at.as_deref(),
+        (query.at.as_deref(), query.level.unwrap_or(1)),
         None,
         StatusCode::OK,
     )
@@ -125,7 +151,7 @@ async fn directive_view(
     state: &AppState,
     viewer: &Viewer,
     id: &str,
-    at: Option<&str>,
+    (at, level): (Option<&str>, u16),
     error: Option<&ApiError>,
     status: StatusCode,
 ) -> PageResult {
@@ -172,6 +198,32 @@ async fn directive_view(
             .or_page(viewer)?;
         let mut units = Vec::new();
         outline_units(&outline, &mut units);
+        // The levels one may group the laggards at, named by the kind of their units.
+        let mut levels: Vec<(u16, String)> = Vec::new();
+        let mut row: Vec<&OutlineNode> = vec![&outline];
+        for depth in 1..=3u16 {
+            row = row.iter().flat_map(|node| node.children.iter()).collect();
+            let Some(first) = row.first() else { break };
+            levels.push((
+                depth,
+                kind_label(texts, app.template(), &first.kind).to_owned(),
+            ));
+        }
+        let level = if levels.iter().any(|(depth, _)| *depth == level) {
+            level
+        } else {
+            1
+        };
+        let groups = if levels.is_empty() {
+            Vec::new()
+        } else {
+            app.directives()
+                .lagging_groups(ctx, id, Some(&rollup.unit), level, 20)
+                .await
+                .or_page(viewer)?
+        };
+        // Where two children share a name, their codes tell them apart.
+        let repeated = |name: &str| rollup.children.iter().filter(|c| c.name == name).count() > 1;
         let tallies = app
             .directives()
             .done_under(ctx, id, units)
@@ -212,7 +264,7 @@ async fn directive_view(
                         }
                     }
                 }
-                table class="rollup" data-live={ "/directives/" (directive.id) "/live?at=" (rollup.unit) } {
+                table class="rollup sortable" data-live={ "/directives/" (directive.id) "/live?at=" (rollup.unit) } {
                     thead { tr {
                         th { (texts.t("unit.name")) }
                         th class="number" { (texts.t("dir.units_reached")) }
@@ -227,16 +279,19 @@ async fn directive_view(
                             td class="number" data-count="total" { (texts.number(rollup.total.into())) }
                             @for (state, count) in &rollup.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                             td class="number" data-count="overdue" { (texts.number(rollup.overdue.into())) }
-                            td class="number" { (done_share(rollup.done, rollup.total)) }
+                            td class={ "number " (progress_class(rollup.done, rollup.total)) } { (done_share(rollup.done, rollup.total)) }
                             @if let Some(metric) = &rollup.metric { td class="number" { (against_target(texts, metric.sum, metric.target, &metric_unit)) } }
                         }
                         @for child in &rollup.children {
                             tr data-unit=(child.unit) {
-                                th scope="row" { a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) } }
+                                th scope="row" {
+                                    a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) }
+                                    @if repeated(&child.name) { " " code { (child.code) } }
+                                }
                                 td class="number" data-count="total" { (texts.number(child.total.into())) }
                                 @for (state, count) in &child.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                                 td class="number" data-count="overdue" { (texts.number(child.overdue.into())) }
-                                td class="number" { (done_share(child.done, child.total)) }
+                                td class={ "number " (progress_class(child.done, child.total)) } data-sort=(sort_share(child.done, child.total)) { (done_share(child.done, child.total)) }
                                 @if let Some(metric) = &child.metric { td class="number" { (against_target(texts, metric.sum, metric.target, &metric_unit)) } }
                             }
                         }
@@ -257,6 +312,49 @@ async fn directive_view(
                 }
                 section class="laggards" aria-labelledby="laggards-heading" {
                     h2 id="laggards-heading" { (texts.t("dir.laggards")) }
+                    @if !levels.is_empty() {
+                        form method="get" action={ "/directives/" (directive.id) } class="filters" {
+                            input type="hidden" name="at" value=(rollup.unit);
+                            label for="level" { (texts.t("dir.lag_level")) }
+                            select id="level" name="level" data-autosubmit {
+                                @for (depth, label) in &levels {
+                                    option value=(depth) selected[*depth == level] { (label) }
+                                }
+                            }
+                            button type="submit" class="secondary js-hidden" { (texts.t("dir.lag_show")) }
+                        }
+                        @if groups.is_empty() {
+                            p class="empty" { (texts.t("dir.no_laggards")) }
+                        } @else {
+                            table class="lagging-groups sortable" {
+                                caption class="visually-hidden" { (texts.t("dir.lag_caption")) }
+                                thead { tr {
+                                    th { (texts.t("unit.name")) }
+                                    th class="number" { (texts.t("dir.not_done_share")) }
+                                    th class="number" { (texts.t("dir.units_overdue")) }
+                                    @if directive.metric.is_some() { th class="number" { (texts.t("dir.shortfall")) } }
+                                } }
+                                tbody {
+                                    @for group in &groups {
+                                        tr data-unit=(group.unit) {
+                                            th scope="row" {
+                                                a href={ "/directives/" (directive.id) "?at=" (group.unit) } { (group.name) }
+                                                " " code { (group.code) }
+                                            }
+                                            td class={ "number " (progress_class(group.done, group.total)) } data-sort=(format!("{:.4}", group.not_done_share)) {
+                                                (format!("{:.0}%", 100.0 * group.not_done_share))
+                                            }
+                                            td class="number" data-sort=(group.overdue) { (texts.number(group.overdue.into())) }
+                                            @if let Some(shortfall) = group.shortfall {
+                                                td class="number" data-sort=(format!("{shortfall:.2}")) { (quantity(texts, shortfall, &metric_unit)) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        h3 { (texts.t("dir.laggards_units")) }
+                    }
                     @if laggards.items.is_empty() {
                         p class="empty" { (texts.t("dir.no_laggards")) }
                     } @else {
@@ -663,7 +761,7 @@ pub(crate) async fn directive_action(
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let status = error.status;
-            directive_view(&state, &viewer, &id, None, Some(&error), status).await
+            directive_view(&state, &viewer, &id, (None, 1), Some(&error), status).await
         }
     }
 }
@@ -698,7 +796,7 @@ pub(crate) async fn add_guidance(
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let status = error.status;
-            directive_view(&state, &viewer, &id, None, Some(&error), status).await
+            directive_view(&state, &viewer, &id, (None, 1), Some(&error), status).await
         }
     }
 }

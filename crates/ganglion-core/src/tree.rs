@@ -88,6 +88,9 @@ pub struct TreeIndex {
     /// roll-up with a row per child needs nothing from the store.
     labels: Vec<Label>,
     label_text: String,
+    /// The bytes of `label_text` that live labels span, kept as labels change, so that
+    /// deciding whether to compact costs nothing per label.
+    live_label_bytes: usize,
 }
 
 /// Where a unit's name and code lie in the label text: the name first, then the code.
@@ -96,6 +99,12 @@ struct Label {
     start: u32,
     name_len: u16,
     code_len: u16,
+}
+
+impl Label {
+    fn bytes(&self) -> usize {
+        self.name_len as usize + self.code_len as usize
+    }
 }
 
 impl TreeIndex {
@@ -260,7 +269,7 @@ impl TreeIndex {
         let code = cut(code, u16::MAX as usize);
         // Text of renamed units is left behind; the whole text is rewritten when it
         // holds more old text than live.
-        if self.label_text.len() > 1 << 20 && self.label_text.len() > 4 * self.live_label_bytes() {
+        if self.label_text.len() > 1 << 20 && self.label_text.len() > 4 * self.live_label_bytes {
             self.compact_labels();
         }
         let start = self.label_text.len() as u32;
@@ -269,23 +278,25 @@ impl TreeIndex {
         if self.labels.len() <= slot as usize {
             self.labels.resize(slot as usize + 1, Label::default());
         }
-        self.labels[slot as usize] = Label {
+        let label = Label {
             start,
             name_len: name.len() as u16,
             code_len: code.len() as u16,
         };
+        let old = std::mem::replace(&mut self.labels[slot as usize], label);
+        self.live_label_bytes = self.live_label_bytes - old.bytes() + label.bytes();
     }
 
-    fn live_label_bytes(&self) -> usize {
-        self.order
-            .iter()
-            .filter_map(|&slot| self.labels.get(slot as usize))
-            .map(|label| label.name_len as usize + label.code_len as usize)
-            .sum()
+    /// Forgets the label of a slot that no longer holds a unit.
+    fn clear_label(&mut self, slot: u32) {
+        if let Some(label) = self.labels.get_mut(slot as usize) {
+            self.live_label_bytes -= label.bytes();
+            *label = Label::default();
+        }
     }
 
     fn compact_labels(&mut self) {
-        let mut text = String::with_capacity(self.live_label_bytes());
+        let mut text = String::with_capacity(self.live_label_bytes);
         for &slot in &self.order {
             let Some(label) = self.labels.get_mut(slot as usize) else {
                 continue;
@@ -358,9 +369,7 @@ impl TreeIndex {
         self.parent[slot as usize] = NO_SLOT;
         self.slot_of.remove(&unit);
         self.free_slots.push(slot);
-        if let Some(label) = self.labels.get_mut(slot as usize) {
-            *label = Label::default();
-        }
+        self.clear_label(slot);
         Ok(position)
     }
 
@@ -406,9 +415,7 @@ impl TreeIndex {
                 self.position[s] = NO_SLOT;
                 self.size[s] = 1;
                 self.depth[s] = 0;
-                if let Some(label) = self.labels.get_mut(s) {
-                    *label = Label::default();
-                }
+                self.clear_label(slot);
                 slot
             }
             None => {
@@ -647,6 +654,41 @@ mod tests {
                 prop_assert_eq!(rebuilt.position(unit), index.position(unit));
                 prop_assert_eq!(rebuilt.subtree(unit), index.subtree(unit));
             }
+        }
+    }
+
+    #[test]
+    fn labels_survive_renames_removals_and_compaction() {
+        // A wide tree whose labels are set, renamed many times over (old text is left
+        // behind until compaction) and partly removed: every label still reads back.
+        let units = 40_000;
+        let mut tree =
+            TreeIndex::build((1..=units).map(|n| (id(n), (n > 1).then(|| id(1))))).unwrap();
+        for n in 1..=units {
+            tree.set_label(id(n), &format!("Unit {n}"), &format!("U{n}"));
+        }
+        for round in 0..6 {
+            for n in 1..=units {
+                tree.set_label(
+                    id(n),
+                    &format!("Unit {n} renamed {round}"),
+                    &format!("U{n}"),
+                );
+            }
+        }
+        for n in (units - 99)..=units {
+            tree.remove_leaf(id(n)).unwrap();
+        }
+        assert!(tree.label_text.len() <= 4 * tree.live_label_bytes + (1 << 20) + 64);
+        let live: usize = tree
+            .order
+            .iter()
+            .map(|&slot| tree.labels[slot as usize].bytes())
+            .sum();
+        assert_eq!(tree.live_label_bytes, live);
+        for n in [1, 2, 777, units - 100] {
+            assert_eq!(tree.name(id(n)), format!("Unit {n} renamed 5"));
+            assert_eq!(tree.code(id(n)), format!("U{n}"));
         }
     }
 

@@ -42,8 +42,8 @@ pub use features::browse::{Me, OutlineNode, UnitSummary};
 pub use features::directives::{
     AssignmentView, AtQuery, ChildRollup, DirectiveListQuery, DirectivePatch, DirectiveSummary,
     DirectiveView, Directives, GuidanceView, HistoryEntry, InboxItem, InboxQuery, Issued, Laggard,
-    Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach, Rollup, Series,
-    SeriesDay, StateCounts, Target,
+    LaggingGroup, Metric, MetricSum, MoveView, NewDirective, NewGuidance, ProjectInfo, Reach,
+    Rollup, Series, SeriesDay, StateCounts, Target,
 };
 pub use features::experiences::{
     marked_html, sample_experience, ExperienceHit, ExperienceQuery, ExperienceResults,

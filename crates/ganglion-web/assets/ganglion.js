@@ -129,3 +129,36 @@ if (liveSearch) {
   liveSearch.addEventListener("input", soon);
   liveSearch.addEventListener("change", soon);
 }
+
+// Tables marked sortable sort by a column when its heading is pressed (again: the other
+// way). Without the script they read in the server's order.
+for (const table of document.querySelectorAll("table.sortable")) {
+  const headings = table.querySelectorAll("thead th");
+  headings.forEach((heading, column) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sort";
+    button.textContent = heading.textContent;
+    heading.replaceChildren(button);
+    button.addEventListener("click", () => {
+      const body = table.tBodies[0];
+      const rows = [...body.rows].filter((row) => !row.classList.contains("total"));
+      const ascending = heading.getAttribute("aria-sort") !== "ascending";
+      headings.forEach((other) => other.removeAttribute("aria-sort"));
+      heading.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+      const value = (row) => {
+        const cell = row.cells[column];
+        if (!cell) return "";
+        const raw = cell.dataset.sort ?? cell.textContent.trim();
+        const number = Number(raw.replace(/[,%\s]|\u00a0.*$/g, ""));
+        return Number.isFinite(number) && raw !== "" ? number : raw.toLowerCase();
+      };
+      rows.sort((a, b) => {
+        const [x, y] = [value(a), value(b)];
+        const order = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+        return ascending ? order : -order;
+      });
+      body.append(...rows);
+    });
+  });
+}

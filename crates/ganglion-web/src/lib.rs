@@ -101,13 +101,8 @@ pub fn router_with(app: App, settings: Settings) -> Router {
         )
         .route("/healthz", axum::routing::get(|| async { "ok" }))
         .merge(pages::routes())
-        .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "there is no such endpoint") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                ErrorCode::MethodNotAllowed,
-                "this endpoint does not answer that method",
-            )
-        })
+        .fallback(pages::unknown_address)
+        .method_not_allowed_fallback(pages::wrong_method)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             query_names,

@@ -317,4 +317,12 @@ impl App {
             .map(|unit| self.allowed(ctx, Action::Write, Resource::Unit(unit)))
             .unwrap_or(false)
     }
+
+    /// Whether the caller may open this unit's page: a page draws a link to a unit only
+    /// when this holds, so that no link it offers leads to a 404.
+    pub fn may_read_unit(&self, ctx: &Ctx, id: &str) -> bool {
+        path_unit_id(id)
+            .map(|unit| self.allowed(ctx, Action::Read, Resource::Unit(unit)))
+            .unwrap_or(false)
+    }
 }

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use super::forms::{CsrfForm, EmptyForm, PageQuery, Viewer};
 use super::i18n::Texts;
 use super::picture::{sunburst, Colouring, Links};
-use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
-use super::view::{breadcrumbs, kind_label, split_words};
+use super::shell::{csrf_field, error_box, page, refusal, saved, OrPage};
+use super::view::{against_target, breadcrumbs, kind_label, quantity, share, split_words};
 use super::{PageError, PageResult};
 use crate::error::ApiError;
 use crate::AppState;
@@ -29,11 +29,76 @@ pub(crate) fn state_label<'a>(texts: &'a Texts, state: &'a str) -> &'a str {
     texts.get(&format!("state.{state}")).unwrap_or(state)
 }
 
+/// What a move is called where a person makes it ("Send back", "Accept"), from the
+/// workflow's own name for it.
+pub(crate) fn action_label<'a>(texts: &'a Texts, action: &'a str) -> &'a str {
+    texts.get(&format!("action.{action}")).unwrap_or(action)
+}
+
 /// A state as a badge, with "overdue" beside it when it is.
 pub(crate) fn state_badge(texts: &Texts, state: &str, overdue: bool) -> Markup {
     html! {
         span class={ "state state-" (state) } { (state_label(texts, state)) }
         @if overdue { " " span class="state overdue" { (texts.t("state.overdue")) } }
+    }
+}
+
+/// Directives with how far each has come: state, units reached, the share done, how
+/// many are overdue. The issuer is shown when the list mixes issuers.
+pub(crate) fn directive_table(
+    texts: &Texts,
+    items: &[ganglion_app::DirectiveSummary],
+    show_issuer: bool,
+) -> Markup {
+    html! {
+        table class="directives" {
+            thead { tr {
+                th { (texts.t("dir.title")) }
+                @if show_issuer { th { (texts.t("dir.issued_by")) } }
+                th { (texts.t("work.state")) }
+                th { (texts.t("work.due")) }
+                th class="number" { (texts.t("dir.units_reached")) }
+                th class="number" { (texts.t("dir.done_share")) }
+                th class="number" { (texts.t("dir.units_overdue")) }
+            } }
+            tbody {
+                @for item in items {
+                    tr {
+                        td { a href={ "/directives/" (item.id) } { (item.title) } }
+                        @if show_issuer { td { a href={ "/units/" (item.issuer) } { (item.issuer_name) } } }
+                        td { span class={ "state dir-" (item.state) } { (dir_state_label(texts, &item.state)) } }
+                        td { (item.due) }
+                        td class="number" { (texts.number(item.assignments.max(0) as u64)) }
+                        td class="number" { (share(item.done.into(), item.assignments.max(0) as u64)) }
+                        td class="number" { (texts.number(item.overdue.into())) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The class that colours a cell by the share done, in fifths: red to green.
+fn progress_class(done: u32, total: u32) -> &'static str {
+    if total == 0 {
+        return "progress-none";
+    }
+    match (5 * done) / total {
+        0 => "progress-0",
+        1 => "progress-1",
+        2 => "progress-2",
+        3 => "progress-3",
+        4 => "progress-4",
+        _ => "progress-5",
+    }
+}
+
+/// The share done as a sortable value.
+fn sort_share(done: u32, total: u32) -> String {
+    if total == 0 {
+        "-1".into()
+    } else {
+        format!("{:.4}", f64::from(done) / f64::from(total))
     }
 }
 
@@ -60,6 +125,8 @@ impl Colouring for ByProgress {
 #[derive(Deserialize, Default)]
 pub(crate) struct DirectivePageQuery {
     at: Option<String>,
+    /// The level the laggards are grouped at, counted down from `at` (1: its children).
+    level: Option<u16>,
 }
 
 pub(crate) async fn directive_page(
@@ -73,7 +140,7 @@ pub(crate) async fn directive_page(
         &state,
         &viewer,
         &id,
-        query.at.as_deref(),
+        (query.at.as_deref(), query.level.unwrap_or(1)),
         None,
         StatusCode::OK,
     )
@@ -84,7 +151,7 @@ async fn directive_view(
     state: &AppState,
     viewer: &Viewer,
     id: &str,
-    at: Option<&str>,
+    (at, level): (Option<&str>, u16),
     error: Option<&ApiError>,
     status: StatusCode,
 ) -> PageResult {
@@ -98,6 +165,11 @@ async fn directive_view(
     let issuer_may_act = app.may_change_unit(ctx, &directive.issuer);
     let issued = directive.state != "draft";
     let reach = app.directives().reach(ctx, id).await.or_page(viewer)?;
+    let metric_unit = directive
+        .metric
+        .as_ref()
+        .map(|metric| metric.unit.clone())
+        .unwrap_or_default();
     let body = if issued {
         let rollup = app.directives().rollup(ctx, id, at).await.or_page(viewer)?;
         let at_unit = app.unit(ctx, &rollup.unit).await.or_page(viewer)?;
@@ -126,6 +198,32 @@ async fn directive_view(
             .or_page(viewer)?;
         let mut units = Vec::new();
         outline_units(&outline, &mut units);
+        // The levels one may group the laggards at, named by the kind of their units.
+        let mut levels: Vec<(u16, String)> = Vec::new();
+        let mut row: Vec<&OutlineNode> = vec![&outline];
+        for depth in 1..=3u16 {
+            row = row.iter().flat_map(|node| node.children.iter()).collect();
+            let Some(first) = row.first() else { break };
+            levels.push((
+                depth,
+                kind_label(texts, app.template(), &first.kind).to_owned(),
+            ));
+        }
+        let level = if levels.iter().any(|(depth, _)| *depth == level) {
+            level
+        } else {
+            1
+        };
+        let groups = if levels.is_empty() {
+            Vec::new()
+        } else {
+            app.directives()
+                .lagging_groups(ctx, id, Some(&rollup.unit), level, 20)
+                .await
+                .or_page(viewer)?
+        };
+        // Where two children share a name, their codes tell them apart.
+        let repeated = |name: &str| rollup.children.iter().filter(|c| c.name == name).count() > 1;
         let tallies = app
             .directives()
             .done_under(ctx, id, units)
@@ -166,14 +264,14 @@ async fn directive_view(
                         }
                     }
                 }
-                table class="rollup" data-live={ "/directives/" (directive.id) "/live?at=" (rollup.unit) } {
+                table class="rollup sortable" data-live={ "/directives/" (directive.id) "/live?at=" (rollup.unit) } {
                     thead { tr {
                         th { (texts.t("unit.name")) }
-                        th class="number" { (texts.t("dir.units")) }
+                        th class="number" { (texts.t("dir.units_reached")) }
                         @for (state, _) in &rollup.states.0 { th class="number" { (state_label(texts, state)) } }
                         th class="number" { (texts.t("state.overdue")) }
                         th class="number" { (texts.t("dir.done_share")) }
-                        @if rollup.metric.is_some() { th class="number" { (texts.t("dir.metric")) } }
+                        @if let Some(metric) = &directive.metric { th class="number" { (texts.f("dir.metric_against_target", &[("name", &metric.name)])) } }
                     } }
                     tbody {
                         tr class="total" data-unit=(rollup.unit) {
@@ -181,17 +279,20 @@ async fn directive_view(
                             td class="number" data-count="total" { (texts.number(rollup.total.into())) }
                             @for (state, count) in &rollup.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                             td class="number" data-count="overdue" { (texts.number(rollup.overdue.into())) }
-                            td class="number" { (done_share(rollup.done, rollup.total)) }
-                            @if let Some(metric) = &rollup.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
+                            td class={ "number " (progress_class(rollup.done, rollup.total)) } { (done_share(rollup.done, rollup.total)) }
+                            @if let Some(metric) = &rollup.metric { td class="number" { (against_target(texts, metric.sum, metric.target, &metric_unit)) } }
                         }
                         @for child in &rollup.children {
                             tr data-unit=(child.unit) {
-                                th scope="row" { a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) } }
+                                th scope="row" {
+                                    a href={ "/directives/" (directive.id) "?at=" (child.unit) } { (child.name) }
+                                    @if repeated(&child.name) { " " code { (child.code) } }
+                                }
                                 td class="number" data-count="total" { (texts.number(child.total.into())) }
                                 @for (state, count) in &child.states.0 { td class="number" data-count=(state) { (texts.number((*count).into())) } }
                                 td class="number" data-count="overdue" { (texts.number(child.overdue.into())) }
-                                td class="number" { (done_share(child.done, child.total)) }
-                                @if let Some(metric) = &child.metric { td class="number" { (format!("{:.0} / {:.0}", metric.sum, metric.target)) } }
+                                td class={ "number " (progress_class(child.done, child.total)) } data-sort=(sort_share(child.done, child.total)) { (done_share(child.done, child.total)) }
+                                @if let Some(metric) = &child.metric { td class="number" { (against_target(texts, metric.sum, metric.target, &metric_unit)) } }
                             }
                         }
                     }
@@ -211,6 +312,49 @@ async fn directive_view(
                 }
                 section class="laggards" aria-labelledby="laggards-heading" {
                     h2 id="laggards-heading" { (texts.t("dir.laggards")) }
+                    @if !levels.is_empty() {
+                        form method="get" action={ "/directives/" (directive.id) } class="filters" {
+                            input type="hidden" name="at" value=(rollup.unit);
+                            label for="level" { (texts.t("dir.lag_level")) }
+                            select id="level" name="level" data-autosubmit {
+                                @for (depth, label) in &levels {
+                                    option value=(depth) selected[*depth == level] { (label) }
+                                }
+                            }
+                            button type="submit" class="secondary js-hidden" { (texts.t("dir.lag_show")) }
+                        }
+                        @if groups.is_empty() {
+                            p class="empty" { (texts.t("dir.no_laggards")) }
+                        } @else {
+                            table class="lagging-groups sortable" {
+                                caption class="visually-hidden" { (texts.t("dir.lag_caption")) }
+                                thead { tr {
+                                    th { (texts.t("unit.name")) }
+                                    th class="number" { (texts.t("dir.not_done_share")) }
+                                    th class="number" { (texts.t("dir.units_overdue")) }
+                                    @if directive.metric.is_some() { th class="number" { (texts.t("dir.shortfall")) } }
+                                } }
+                                tbody {
+                                    @for group in &groups {
+                                        tr data-unit=(group.unit) {
+                                            th scope="row" {
+                                                a href={ "/directives/" (directive.id) "?at=" (group.unit) } { (group.name) }
+                                                " " code { (group.code) }
+                                            }
+                                            td class={ "number " (progress_class(group.done, group.total)) } data-sort=(format!("{:.4}", group.not_done_share)) {
+                                                (format!("{:.0}%", 100.0 * group.not_done_share))
+                                            }
+                                            td class="number" data-sort=(group.overdue) { (texts.number(group.overdue.into())) }
+                                            @if let Some(shortfall) = group.shortfall {
+                                                td class="number" data-sort=(format!("{shortfall:.2}")) { (quantity(texts, shortfall, &metric_unit)) }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        h3 { (texts.t("dir.laggards_units")) }
+                    }
                     @if laggards.items.is_empty() {
                         p class="empty" { (texts.t("dir.no_laggards")) }
                     } @else {
@@ -220,7 +364,7 @@ async fn directive_view(
                                     tr {
                                         td { a href={ "/units/" (laggard.unit) } { (laggard.name) } br; code { (laggard.code) } }
                                         td { (state_badge(texts, &laggard.state, laggard.overdue)) }
-                                        @if let Some(value) = laggard.metric_value { td class="number" { (format!("{value:.0}")) } }
+                                        @if let Some(value) = laggard.metric_value { td class="number" { (quantity(texts, value, &metric_unit)) } }
                                     }
                                 }
                             }
@@ -289,6 +433,22 @@ async fn directive_view(
         .ok()
         .map(|unit| unit.name);
     let experience = super::linked_section(state, viewer, Some(&directive.id), None).await;
+    // The plans units made to carry it out, with their progress.
+    let plans = if issued {
+        app.directives().plans(ctx, id).await.or_page(viewer)?
+    } else {
+        Vec::new()
+    };
+    // The decision a plan breaks down, linked only where the reader may open it.
+    let parent = match &directive.parent_directive {
+        Some(parent) => app
+            .directives()
+            .get(ctx, parent)
+            .await
+            .ok()
+            .map(|parent| (parent.id, parent.title)),
+        None => None,
+    };
     let page_body = html! {
         p class="meta" {
             @match &issuer_name {
@@ -299,13 +459,23 @@ async fn directive_view(
         h1 { (title) }
         @if let Some(error) = error { (error_box(texts, error)) }
         @if !directive.body.is_empty() { div class="body" { p { (directive.body) } } }
-        @if let Some(parent) = &directive.parent_directive {
-            p { a href={ "/directives/" (parent) } { (texts.t("dir.parent")) } }
+        @if let Some((parent, parent_title)) = &parent {
+            p { (texts.t("dir.parent")) ": " a href={ "/directives/" (parent) } { (parent_title) } }
         }
         (target_summary(texts, &state.app, &directive))
         (actions)
         (body)
         (experience)
+        @if issued {
+            section aria-labelledby="plans-heading" {
+                h2 id="plans-heading" { (texts.t("dir.plans")) }
+                @if plans.is_empty() {
+                    p class="empty" { (texts.t("dir.no_plans")) }
+                } @else {
+                    (directive_table(texts, &plans, true))
+                }
+            }
+        }
         @if !guidance_units.is_empty() {
             details class="form" {
                 summary { (texts.t("dir.add_guidance")) }
@@ -546,7 +716,11 @@ pub(crate) async fn create_directive(
         parent_directive: Some(input.parent.clone()).filter(|p| !p.is_empty()),
     };
     match state.app.directives().create(&viewer.ctx, new).await {
-        Ok(directive) => Ok(see_other(&format!("/directives/{}", directive.id))),
+        Ok(directive) => Ok(saved(
+            &viewer,
+            &format!("/directives/{}", directive.id),
+            "directive_saved",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             directive_form_page(&state, &viewer, &input, Some(&error)).await
@@ -577,11 +751,19 @@ pub(crate) async fn directive_action(
         _ => Err(AppError::NotFound { what: "action" }),
     };
     match result {
-        Ok(()) => Ok(see_other(&format!("/directives/{id}"))),
+        Ok(()) => Ok(saved(
+            &viewer,
+            &format!("/directives/{id}"),
+            match action.as_str() {
+                "issue" => "directive_issued",
+                "close" => "directive_closed",
+                _ => "directive_withdrawn",
+            },
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let status = error.status;
-            directive_view(&state, &viewer, &id, None, Some(&error), status).await
+            directive_view(&state, &viewer, &id, (None, 1), Some(&error), status).await
         }
     }
 }
@@ -608,11 +790,15 @@ pub(crate) async fn add_guidance(
         .add_guidance(&viewer.ctx, &id, note)
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/directives/{id}"))),
+        Ok(_) => Ok(saved(
+            &viewer,
+            &format!("/directives/{id}"),
+            "guidance_added",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let status = error.status;
-            directive_view(&state, &viewer, &id, None, Some(&error), status).await
+            directive_view(&state, &viewer, &id, (None, 1), Some(&error), status).await
         }
     }
 }
@@ -645,6 +831,16 @@ async fn assignment_view(
         .or_page(viewer)?;
     let mut ancestors = app.ancestors(&viewer.ctx, &unit.id).await.or_page(viewer)?;
     ancestors.push(unit.clone());
+    // The plans this unit made to carry the directive out.
+    let own_plans: Vec<_> = app
+        .directives()
+        .plans(&viewer.ctx, &assignment.directive)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|plan| plan.issuer == unit.id)
+        .collect();
+    let may_plan = app.may_change_unit(&viewer.ctx, &unit.id);
     let body = html! {
         (breadcrumbs(texts, &ancestors, &assignment.title))
         h1 { (assignment.title) }
@@ -657,7 +853,10 @@ async fn assignment_view(
         }
         @if !assignment.metrics.is_empty() {
             p class="meta" {
-                @for (key, value) in &assignment.metrics { span class="count" { (key) ": " strong { (texts.number_f64(*value)) } } " " }
+                @for (key, value) in &assignment.metrics {
+                    @let unit = assignment.metric.as_ref().filter(|m| m.name == *key).map(|m| m.unit.as_str()).unwrap_or("");
+                    span class="count" { (key) ": " strong { (quantity(texts, *value, unit)) } } " "
+                }
             }
         }
         @if let Some(error) = error { (error_box(texts, error)) }
@@ -667,20 +866,34 @@ async fn assignment_view(
             @for note in &assignment.guidance {
                 blockquote class="guidance" {
                     p { (note.text) }
-                    footer { "— " a href={ "/units/" (note.unit) } { (note.unit_name) } }
+                    footer {
+                        "— "
+                        @if app.may_read_unit(&viewer.ctx, &note.unit) {
+                            a href={ "/units/" (note.unit) } { (note.unit_name) }
+                        } @else {
+                            (note.unit_name)
+                        }
+                    }
                 }
             }
             p { a href={ "/directives/" (assignment.directive) } { (texts.t("asg.open_directive")) } }
         }
-        @if !assignment.next_states.is_empty() {
+        section aria-labelledby="plan-heading" {
+            h2 id="plan-heading" { (texts.f("asg.plans_of", &[("name", &unit.name)])) }
+            @if own_plans.is_empty() {
+                p class="empty" { (texts.t("asg.no_plan")) }
+            } @else {
+                (directive_table(texts, &own_plans, false))
+            }
+            @if may_plan {
+                p { a class="button" href={ "/directives/new?issuer=" (unit.id) "&parent=" (assignment.directive) } { (texts.t("asg.make_plan")) } }
+            }
+        }
+        @if !assignment.moves.is_empty() {
             section aria-labelledby="act-heading" {
                 h2 id="act-heading" { (texts.t("asg.act")) }
                 form method="post" action={ "/assignments/" (assignment.id) "/transition" } class="stack" {
                     (csrf_field(viewer))
-                    label for="to" { (texts.t("asg.move_to")) }
-                    select id="to" name="to" {
-                        @for next in &assignment.next_states { option value=(next) { (state_label(texts, next)) } }
-                    }
                     label for="note" { (texts.t("asg.note")) }
                     textarea id="note" name="note" rows="2" aria-describedby="note-help" {}
                     p id="note-help" class="help" { (texts.t("asg.note_help")) }
@@ -689,7 +902,17 @@ async fn assignment_view(
                         input id="metric_value" name="metric_value" type="number" step="any" min="0"
                             value=[assignment.metric_value];
                     }
-                    button type="submit" { (texts.t("asg.record")) }
+                    div class="moves" role="group" aria-label=(texts.t("asg.moves")) {
+                        @for next in &assignment.moves {
+                            @let twin = assignment.moves.iter().filter(|m| m.action == next.action).count() > 1;
+                            button type="submit" name="to" value=(next.to)
+                                class=[(next.action == "send_back" || next.action == "block" || next.action == "decline").then_some("secondary")] {
+                                (action_label(texts, &next.action))
+                                @if twin { " (" (state_label(texts, &next.to)) ")" }
+                                @if next.reason { span class="visually-hidden" { " " (texts.t("asg.needs_reason")) } }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -710,7 +933,7 @@ async fn assignment_view(
                                 td title=(entry.actor) { (entry.actor_name.as_deref().unwrap_or(&entry.actor)) }
                                 td { (state_label(texts, &entry.from)) " → " (state_label(texts, &entry.to)) }
                                 td { (entry.note) }
-                                td class="number" { @if let Some(value) = entry.metric_value { (value) } }
+                                td class="number" { @if let Some(value) = entry.metric_value { (quantity(texts, value, assignment.metric.as_ref().map_or("", |m| m.unit.as_str()))) } }
                             }
                         }
                     }
@@ -763,7 +986,11 @@ pub(crate) async fn transition(
         .transition(&viewer.ctx, &id, move_to)
         .await
     {
-        Ok(_) => Ok(see_other(&format!("/assignments/{id}"))),
+        Ok(view) => Ok(saved(
+            &viewer,
+            &format!("/assignments/{id}"),
+            &format!("moved-{}", view.state),
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             assignment_view(&state, &viewer, &id, Some(&error)).await
@@ -844,3 +1071,103 @@ pub(crate) async fn live_rollup(
 
 /// The shortest time between two live updates of one page.
 const LIVE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[derive(Deserialize, Default)]
+pub(crate) struct DirectivesQuery {
+    unit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// "Directives": what the units one starts from issued and received, each with how far
+/// it has come; or, for one unit, everything it issued, page by page.
+pub(crate) async fn directives_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    PageQuery(query): PageQuery<DirectivesQuery>,
+) -> PageResult {
+    viewer.require_sign_in()?;
+    let app = &state.app;
+    let texts = viewer.texts;
+    let ctx = &viewer.ctx;
+    let units: Vec<ganglion_app::UnitView> = match &query.unit {
+        Some(unit) => vec![app.unit(ctx, unit).await.or_page(&viewer)?],
+        None => app
+            .entry_units(ctx)
+            .await
+            .or_page(&viewer)?
+            .into_iter()
+            .map(|summary| summary.unit)
+            .collect(),
+    };
+    let limit = if query.unit.is_some() { 100 } else { 20 };
+    let mut sections = Vec::new();
+    for unit in &units {
+        let issued = app
+            .directives()
+            .issued_by(
+                ctx,
+                &unit.id,
+                ganglion_app::DirectiveListQuery {
+                    limit: Some(limit),
+                    cursor: query.cursor.clone(),
+                },
+            )
+            .await
+            .or_page(&viewer)?;
+        let received = app
+            .directives()
+            .inbox(
+                ctx,
+                &unit.id,
+                InboxQuery {
+                    limit: Some(limit),
+                    ..InboxQuery::default()
+                },
+            )
+            .await
+            .or_page(&viewer)?;
+        sections.push((unit, issued, received));
+    }
+    let title = texts.t("dirs.title");
+    let body = html! {
+        h1 { (title) }
+        p class="lead" { (texts.t("dirs.lead")) }
+        @if sections.is_empty() { p class="empty" { (texts.t("work.no_posts")) } }
+        @for (unit, issued, received) in &sections {
+            section class="unit-directives" aria-labelledby={ "unit-" (unit.id) } {
+                h2 id={ "unit-" (unit.id) } { a href={ "/units/" (unit.id) } { (unit.name) } " " code { (unit.code) } }
+                h3 { (texts.t("unit.issued")) }
+                @if issued.items.is_empty() {
+                    p class="empty" { (texts.t("unit.no_issued")) }
+                } @else {
+                    (directive_table(texts, &issued.items, false))
+                    @if let Some(next) = &issued.next_cursor {
+                        p { a href={ "/directives?unit=" (unit.id) "&cursor=" (next) } { (texts.t("dirs.more")) } }
+                    }
+                }
+                h3 { (texts.t("unit.assignments")) }
+                @if received.items.is_empty() {
+                    p class="empty" { (texts.t("unit.no_assignments")) }
+                } @else {
+                    table class="inbox" {
+                        thead { tr {
+                            th { (texts.t("work.task")) } th { (texts.t("work.state")) }
+                            th { (texts.t("work.due")) } th { (texts.t("dir.title")) }
+                        } }
+                        tbody {
+                            @for item in &received.items {
+                                tr {
+                                    td { a href={ "/assignments/" (item.id) } { (item.title) } }
+                                    td { (state_badge(texts, &item.state, item.overdue)) }
+                                    td { (item.due) }
+                                    td { a href={ "/directives/" (item.directive) } { (texts.t("asg.open_directive")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&viewer, StatusCode::OK, title, "/directives", body))
+}

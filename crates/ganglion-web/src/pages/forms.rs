@@ -21,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::i18n::{negotiate, Texts, LANG_COOKIE};
 use super::shell::PageError;
 use crate::caller::{cookie, Caller};
+use crate::error::ApiError;
 use crate::AppState;
 
 /// The cookie of the pre-sign-in form token.
@@ -29,6 +30,7 @@ pub(crate) const CSRF_COOKIE: &str = "ganglion_csrf";
 pub(crate) const CSRF_FIELD: &str = "csrf";
 
 /// The person looking at a page.
+#[derive(Clone)]
 pub(crate) struct Viewer {
     pub ctx: Ctx,
     /// The session token, when the browser has a session.
@@ -42,6 +44,19 @@ pub(crate) struct Viewer {
     pub secure: bool,
     /// The path and query of the page, to come back to after signing in.
     pub here: String,
+    /// The confirmation of the write that led here, to show once.
+    pub flash: Option<String>,
+}
+
+/// Shown without its tokens: a failure that carries the viewer may be logged.
+impl std::fmt::Debug for Viewer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Viewer")
+            .field("actor", &self.ctx.actor)
+            .field("language", &self.texts.code)
+            .field("here", &self.here)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Viewer {
@@ -128,6 +143,13 @@ impl FromRequestParts<AppState> for Viewer {
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| "/".into());
+        // Only a name of a confirmation in the catalogue: never text from the request.
+        let flash = cookie(parts, super::shell::FLASH_COOKIE).filter(|key| {
+            key.len() <= 64
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'-')
+        });
         Ok(Self {
             ctx,
             token,
@@ -136,6 +158,7 @@ impl FromRequestParts<AppState> for Viewer {
             new_csrf_cookie,
             secure,
             here,
+            flash,
         })
     }
 }
@@ -193,15 +216,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !is_form {
-            return Err(PageError::status(
-                ErrorCode::UnsupportedMediaType,
-                texts.t("error.not_a_form"),
-                texts,
+            return Err(PageError::shown_to(
+                &viewer,
+                ApiError::new(ErrorCode::UnsupportedMediaType, texts.t("error.not_a_form")),
             ));
         }
         let request = Request::from_parts(parts, body);
         let bytes = Bytes::from_request(request, state).await.map_err(|_| {
-            PageError::status(ErrorCode::BodyTooLarge, texts.t("error.too_large"), texts)
+            PageError::shown_to(
+                &viewer,
+                ApiError::new(ErrorCode::BodyTooLarge, texts.t("error.too_large")),
+            )
         })?;
         check_token(&viewer, form_field(&bytes, CSRF_FIELD).as_deref())?;
         if form_urlencoded::parse(&bytes)
@@ -214,7 +239,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             ));
         }
         let input = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|error| {
-            PageError::status(ErrorCode::InvalidForm, &error.to_string(), texts)
+            PageError::shown_to(
+                &viewer,
+                ApiError::new(ErrorCode::InvalidForm, error.to_string()),
+            )
         })?;
         Ok(Self { viewer, input })
     }
@@ -244,10 +272,12 @@ pub(crate) fn check_token(viewer: &Viewer, sent: Option<&str>) -> Result<(), Pag
     if matches {
         Ok(())
     } else {
-        Err(PageError::status(
-            ErrorCode::InvalidFormToken,
-            viewer.texts.t("error.form_token"),
-            viewer.texts,
+        Err(PageError::shown_to(
+            viewer,
+            ApiError::new(
+                ErrorCode::InvalidFormToken,
+                viewer.texts.t("error.form_token"),
+            ),
         ))
     }
 }

@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod directives;
 mod experiences;
+mod fallback;
 mod forms;
 mod i18n;
 mod import;
@@ -24,6 +25,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub(crate) use fallback::{unknown_address, wrong_method};
 pub(crate) use forms::{same_token, session_form_token};
 pub(crate) use shell::{PageError, PageResult};
 
@@ -53,7 +55,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/posts/{id}/end", post(people::end_post))
         .route("/audit", get(audit::audit_page))
         .route("/directives/new", get(directives::new_directive_form))
-        .route("/directives", post(directives::create_directive))
+        .route(
+            "/directives",
+            get(directives::directives_page).post(directives::create_directive),
+        )
         .route("/directives/{id}", get(directives::directive_page))
         .route("/directives/{id}/guidance", post(directives::add_guidance))
         .route("/directives/{id}/live", get(directives::live_rollup))

@@ -8,7 +8,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::forms::{local_path, CsrfForm, Viewer};
-use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
+use super::shell::{csrf_field, error_box, page, refusal, saved, OrPage};
 use super::view::{breadcrumbs, role_label};
 use super::PageResult;
 use crate::error::ApiError;
@@ -92,7 +92,11 @@ pub(crate) async fn appoint(
         app.create_post(&viewer.ctx, post).await
     };
     match result {
-        Ok(_) => Ok(see_other(&format!("/units/{unit}#posts-heading"))),
+        Ok(_) => Ok(saved(
+            &viewer,
+            &format!("/units/{unit}#posts-heading"),
+            "post_appointed",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let unit_view = app.unit(&viewer.ctx, &unit).await.or_page(&viewer)?;
@@ -190,5 +194,9 @@ pub(crate) async fn end_post(
         .end_post(&viewer.ctx, &id, end)
         .await
         .or_page(&viewer)?;
-    Ok(see_other(&local_path(input.back.as_deref(), "/work")))
+    Ok(saved(
+        &viewer,
+        &local_path(input.back.as_deref(), "/work"),
+        "post_ended",
+    ))
 }

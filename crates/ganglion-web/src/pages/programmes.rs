@@ -13,7 +13,7 @@ use serde::Deserialize;
 use super::directives::state_badge;
 use super::forms::{CsrfForm, PageQuery, Viewer};
 use super::i18n::Texts;
-use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
+use super::shell::{csrf_field, error_box, page, refusal, saved, OrPage};
 use super::PageResult;
 use crate::error::ApiError;
 use crate::AppState;
@@ -232,7 +232,11 @@ pub(crate) async fn create_programme(
         metrics: None,
     };
     match state.app.programmes().create(&viewer.ctx, new).await {
-        Ok(programme) => Ok(see_other(&format!("/programmes/{}", programme.id))),
+        Ok(programme) => Ok(saved(
+            &viewer,
+            &format!("/programmes/{}", programme.id),
+            "programme_created",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             list_view(&state, &viewer, Some(&error)).await
@@ -391,7 +395,11 @@ pub(crate) async fn add_project(
         due: None,
     };
     match app.programmes().add_project(&viewer.ctx, &id, new).await {
-        Ok(project) => Ok(see_other(&format!("/assignments/{}", project.id))),
+        Ok(project) => Ok(saved(
+            &viewer,
+            &format!("/assignments/{}", project.id),
+            "project_added",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             programme_view(&state, &viewer, &id, None, Some(&error)).await

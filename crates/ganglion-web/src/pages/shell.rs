@@ -23,6 +23,9 @@ pub(crate) enum PageError {
     Shown {
         error: Box<ApiError>,
         texts: &'static Texts,
+        /// Who was looking, when known: the failure is then shown in the site's frame,
+        /// with its navigation, as any other page.
+        viewer: Option<Box<Viewer>>,
     },
 }
 
@@ -31,13 +34,20 @@ impl PageError {
         PageError::Shown {
             error: Box::new(error),
             texts,
+            viewer: None,
         }
     }
 
     pub fn status(code: ErrorCode, message: &str, texts: &'static Texts) -> Self {
+        Self::from_api(ApiError::new(code, message), texts)
+    }
+
+    /// A failure shown to this viewer, in the frame of the site.
+    pub fn shown_to(viewer: &Viewer, error: ApiError) -> Self {
         PageError::Shown {
-            error: Box::new(ApiError::new(code, message)),
-            texts,
+            error: Box::new(error),
+            texts: viewer.texts,
+            viewer: Some(Box::new(viewer.clone())),
         }
     }
 }
@@ -53,7 +63,7 @@ impl<T> OrPage<T> for Result<T, AppError> {
             AppError::Unauthenticated => PageError::SignIn {
                 next: viewer.here.clone(),
             },
-            other => PageError::from_api(other.into(), viewer.texts),
+            other => PageError::shown_to(viewer, other.into()),
         })
     }
 }
@@ -79,32 +89,59 @@ impl IntoResponse for PageError {
                 );
                 Redirect::to(&target).into_response()
             }
-            PageError::Shown { error, texts } => {
-                let status = error.status;
-                let title = match status {
-                    StatusCode::NOT_FOUND => texts.t("error.not_found_title"),
-                    StatusCode::FORBIDDEN => texts.t("error.forbidden_title"),
-                    StatusCode::TOO_MANY_REQUESTS => texts.t("error.rate_limited_title"),
-                    status if status.is_server_error() => texts.t("error.server_title"),
-                    _ => texts.t("error.refused_title"),
-                };
-                let body = html! {
-                    h1 { (title) }
-                    (error_box(texts, &error))
-                    p { a href="/work" { (texts.t("error.back_to_work")) } }
-                };
-                let markup = bare_page(texts, title, body);
-                let mut response = (status, Html(markup.into_string())).into_response();
-                if let Some(seconds) = error.retry_after {
-                    response
-                        .headers_mut()
-                        .insert(header::RETRY_AFTER, seconds.into());
-                }
-                no_store(&mut response);
-                response
-            }
+            PageError::Shown {
+                error,
+                texts,
+                viewer,
+            } => failure_page(texts, viewer.as_deref(), &error),
         }
     }
+}
+
+/// A failure as a page: in the site's frame with its navigation when the viewer is
+/// known, in the viewer's language, with the API's status and stable code.
+pub(crate) fn failure_page(
+    texts: &'static Texts,
+    viewer: Option<&Viewer>,
+    error: &ApiError,
+) -> Response {
+    let status = error.status;
+    let title = match status {
+        StatusCode::NOT_FOUND => texts.t("error.not_found_title"),
+        StatusCode::FORBIDDEN => texts.t("error.forbidden_title"),
+        StatusCode::METHOD_NOT_ALLOWED => texts.t("error.method_title"),
+        StatusCode::TOO_MANY_REQUESTS => texts.t("error.rate_limited_title"),
+        status if status.is_server_error() => texts.t("error.server_title"),
+        _ => texts.t("error.refused_title"),
+    };
+    let signed_in = viewer.is_some_and(Viewer::signed_in);
+    let body = html! {
+        h1 { (title) }
+        (error_box(texts, error))
+        ul class="links" {
+            @if signed_in {
+                li { a href="/work" { (texts.t("error.back_to_work")) } }
+                li { a href="/org" { (texts.t("error.to_organization")) } }
+            } @else {
+                li { a href="/login" { (texts.t("error.sign_in")) } }
+            }
+        }
+    };
+    let mut response = match viewer {
+        Some(viewer) => page(viewer, status, title, "", body),
+        None => {
+            let mut response =
+                (status, Html(bare_page(texts, title, body).into_string())).into_response();
+            no_store(&mut response);
+            response
+        }
+    };
+    if let Some(seconds) = error.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, seconds.into());
+    }
+    response
 }
 
 /// The refusal as the API words it, with its stable code, for people and for tests.
@@ -169,6 +206,7 @@ pub(crate) fn bare_page(texts: &Texts, title: &str, body: Markup) -> Markup {
 /// The navigation entries: path, catalogue key.
 pub(crate) const NAVIGATION: &[(&str, &str)] = &[
     ("/work", "nav.work"),
+    ("/directives", "nav.directives"),
     ("/org", "nav.organization"),
     ("/org/picture", "nav.picture"),
     ("/programmes", "nav.programmes"),
@@ -219,14 +257,58 @@ pub(crate) fn page(
                         }
                     }
                 }
-                main id="main" tabindex="-1" { (body) }
+                main id="main" tabindex="-1" {
+                    @if let Some(message) = flash_message(viewer) {
+                        div class="flash" role="status" { (message) }
+                    }
+                    (body)
+                }
                 footer class="foot" {
                     (PreEscaped("&nbsp;"))
                 }
             }
         }
     };
-    respond(viewer, status, markup)
+    let mut response = respond(viewer, status, markup);
+    if viewer.flash.is_some() {
+        // Shown once: the next page comes without it.
+        let cookie = format!("{FLASH_COOKIE}=; Max-Age=0; {}", viewer.cookie_attributes());
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// The cookie that carries the confirmation of a write to the page shown after it.
+pub(crate) const FLASH_COOKIE: &str = "ganglion_flash";
+
+/// The confirmation to show, in the viewer's language: `flash.<name>`, or for a move
+/// `moved-<state>`, "Recorded: <state>".
+fn flash_message(viewer: &Viewer) -> Option<String> {
+    let texts = viewer.texts;
+    let key = viewer.flash.as_deref()?;
+    match key.strip_prefix("moved-") {
+        Some(state) => Some(texts.f(
+            "flash.moved",
+            &[("state", &super::directives::state_label(texts, state))],
+        )),
+        None => texts.get(&format!("flash.{key}")).map(str::to_owned),
+    }
+}
+
+/// Where a form sends the browser after a write succeeded, with the confirmation (a
+/// name in the catalogue) that the page there shows once.
+pub(crate) fn saved(viewer: &Viewer, path: &str, flash: &str) -> Response {
+    let mut response = see_other(path);
+    let cookie = format!(
+        "{FLASH_COOKIE}={flash}; Max-Age=60; {}",
+        viewer.cookie_attributes()
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
 }
 
 /// The language switch: a form, so that choosing is a POST like every other change.

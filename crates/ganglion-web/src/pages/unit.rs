@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::forms::{CsrfForm, PageQuery, Viewer};
 use super::i18n::Texts;
-use super::shell::{csrf_field, error_box, page, refusal, see_other, OrPage};
+use super::shell::{csrf_field, error_box, page, refusal, saved, OrPage};
 use super::view::{breadcrumbs, kind_label, role_label, short_time, split_words, tags, unit_link};
 use super::PageResult;
 use crate::error::ApiError;
@@ -53,6 +53,18 @@ pub(crate) async fn unit_page(
         )
         .await
         .or_page(&viewer)?;
+    let issued = app
+        .directives()
+        .issued_by(
+            ctx,
+            &id,
+            ganglion_app::DirectiveListQuery {
+                limit: Some(20),
+                cursor: None,
+            },
+        )
+        .await
+        .or_page(&viewer)?;
     let may_change = app.may_change_unit(ctx, &id);
     let titles = super::experiences::unit_titles_section(&state, &viewer, &id).await;
     let unit = &summary.unit;
@@ -67,6 +79,7 @@ pub(crate) async fn unit_page(
             dt { (texts.t("unit.level")) } dd { (unit.depth) }
             dt { (texts.t("unit.subtree")) } dd { (texts.number(summary.subtree_units.into())) }
             dt { (texts.t("unit.children")) } dd { (texts.number(summary.child_count.into())) }
+            dt { (texts.t("unit.posts")) } dd { (super::view::people(texts, current.len() as u64)) }
         }
         nav class="actions" aria-label=(texts.t("unit.actions")) {
             @if may_change {
@@ -79,6 +92,17 @@ pub(crate) async fn unit_page(
             a href={ "/audit?under=" (unit.id) } { (texts.t("nav.audit")) }
             a href={ "/api/v1/export/units?under=" (unit.id) } download={ (unit.code) ".csv" } { (texts.t("unit.export")) }
         }
+        section aria-labelledby="issued-heading" {
+            h2 id="issued-heading" { (texts.t("unit.issued")) }
+            @if issued.items.is_empty() {
+                p class="empty" { (texts.t("unit.no_issued")) }
+            } @else {
+                (super::directives::directive_table(texts, &issued.items, false))
+                @if issued.next_cursor.is_some() {
+                    p { a href={ "/directives?unit=" (unit.id) } { (texts.t("unit.all_directives")) } }
+                }
+            }
+        }
         section aria-labelledby="assignments-heading" {
             h2 id="assignments-heading" { (texts.t("unit.assignments")) }
             @if inbox.items.is_empty() {
@@ -90,6 +114,7 @@ pub(crate) async fn unit_page(
                             a href={ "/assignments/" (item.id) } { (item.title) } " "
                             (super::directives::state_badge(texts, &item.state, item.overdue))
                             " " span class="meta" { (texts.f("dir.due", &[("date", &item.due)])) }
+                            " · " a href={ "/directives/" (item.directive) } { (texts.t("asg.open_directive")) }
                         }
                     }
                 }
@@ -191,7 +216,7 @@ pub(crate) async fn unit_page(
                                 td { time datetime=(entry.at) { (short_time(&entry.at)) } }
                                 td { (entry.actor) }
                                 td { code { (entry.action) } }
-                                td { (entry.object) }
+                                td { (super::view::record_link(&entry.object, &entry.object)) }
                             }
                         }
                     }
@@ -328,7 +353,11 @@ pub(crate) async fn create_unit(
         tags: split_words(&input.tags),
     };
     match state.app.create_unit(&viewer.ctx, new_unit).await {
-        Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
+        Ok(unit) => Ok(saved(
+            &viewer,
+            &format!("/units/{}", unit.id),
+            "unit_created",
+        )),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             new_unit_page(&state, &viewer, &input, Some(&error)).await
@@ -436,7 +465,7 @@ pub(crate) async fn edit(
         tags: Some(split_words(&input.tags)),
     };
     match state.app.update_unit(&viewer.ctx, &id, patch).await {
-        Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
+        Ok(unit) => Ok(saved(&viewer, &format!("/units/{}", unit.id), "unit_saved")),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let unit = state.app.unit(&viewer.ctx, &id).await.or_page(&viewer)?;
@@ -479,7 +508,7 @@ pub(crate) async fn move_unit(
         Err(error) => Err(error),
     };
     match result {
-        Ok(unit) => Ok(see_other(&format!("/units/{}", unit.id))),
+        Ok(unit) => Ok(saved(&viewer, &format!("/units/{}", unit.id), "unit_moved")),
         Err(error) => {
             let error = refusal(&viewer, error)?;
             let unit = app.unit(&viewer.ctx, &id).await.or_page(&viewer)?;
@@ -511,11 +540,13 @@ pub(crate) async fn remove_unit(
         return edit_page(&state, &viewer, &unit, Some((EditSection::Remove, &error))).await;
     }
     match app.remove_unit(&viewer.ctx, &id).await {
-        Ok(()) => Ok(see_other(
+        Ok(()) => Ok(saved(
+            &viewer,
             &unit
                 .parent
                 .map(|parent| format!("/units/{parent}"))
                 .unwrap_or_else(|| "/org".into()),
+            "unit_removed",
         )),
         Err(error) => {
             let error = refusal(&viewer, error)?;

@@ -69,3 +69,70 @@ pub(crate) fn short_time(at: &str) -> String {
         .map(|s| s.replace('T', " "))
         .unwrap_or_else(|| at.to_owned())
 }
+
+/// The page of a record the audit trail names as `kind:id` (`directive:14`), if it has
+/// one. Only records with a page of their own are linked; an account, a post or a
+/// session are not.
+pub(crate) fn record_path(object: &str) -> Option<String> {
+    let (kind, id) = object.split_once(':')?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let base = match kind {
+        "unit" => "/units",
+        "directive" => "/directives",
+        "assignment" => "/assignments",
+        "person" => "/people",
+        "programme" => "/programmes",
+        _ => return None,
+    };
+    Some(format!("{base}/{id}"))
+}
+
+/// A record named by the audit trail, linked to its page where it has one.
+pub(crate) fn record_link(object: &str, label: &str) -> Markup {
+    html! {
+        @match record_path(object) {
+            Some(path) => a href=(path) { (label) },
+            None => (label),
+        }
+    }
+}
+
+/// The share of `part` in `whole` as people read it: `42%`, or `—` of nothing.
+pub(crate) fn share(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "—".to_owned()
+    } else {
+        format!("{:.0}%", 100.0 * part as f64 / whole as f64)
+    }
+}
+
+/// A measured quantity with its unit, as people read it: `15,565 t`.
+pub(crate) fn quantity(texts: &Texts, value: f64, unit: &str) -> String {
+    let number = texts.number_f64(value);
+    if unit.trim().is_empty() {
+        number
+    } else {
+        format!("{number}\u{a0}{}", unit.trim())
+    }
+}
+
+/// A sum against its target: `15,565 / 41,280 t (38%)`.
+pub(crate) fn against_target(texts: &Texts, sum: f64, target: f64, unit: &str) -> String {
+    let reached = if target > 0.0 && sum.is_finite() {
+        format!(" ({:.0}%)", 100.0 * sum / target)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} / {}{reached}",
+        texts.number_f64(sum),
+        quantity(texts, target, unit)
+    )
+}
+
+/// A count of people: `1,204 people`.
+pub(crate) fn people(texts: &Texts, count: u64) -> String {
+    texts.f("count.people", &[("count", &texts.number(count))])
+}

@@ -374,9 +374,10 @@ test("a province writes and issues a directive, a county reports, the province s
   const task = county.page.locator("table.inbox tbody tr", { hasText: "Autumn study sessions" });
   await task.getByRole("link").click();
   await county.page.getByRole("heading", { name: "Report" }).waitFor();
-  await county.page.getByLabel("New state").selectOption("acknowledged");
-  await county.page.getByRole("button", { name: "Record" }).click();
+  await county.page.getByRole("button", { name: "Acknowledge", exact: true }).click();
   await county.page.locator(".state-acknowledged").first().waitFor();
+  // The write is confirmed on the page it leads to.
+  assert.match(await county.page.getByRole("status").innerText(), /Recorded: Acknowledged/);
   await shot(county.page, "15-assignment");
   // The history names who reported: the official, not an account number.
   const reported = county.page.locator("section[aria-labelledby='history-heading'] tbody tr").last();

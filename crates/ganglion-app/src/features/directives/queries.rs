@@ -6,8 +6,8 @@ use ganglion_core::{Action, Resource, UnitId};
 use ganglion_store::DirectiveRow;
 
 use super::views::{
-    AtQuery, ChildRollup, DirectiveSummary, DirectiveView, Laggard, MetricSum, Rollup, Series,
-    SeriesDay, StateCounts,
+    AtQuery, ChildRollup, DirectiveSummary, DirectiveView, Laggard, LaggingGroup, MetricSum,
+    Rollup, Series, SeriesDay, StateCounts,
 };
 use super::Directives;
 use crate::page::{checked_limit, decode_number_cursor, encode_cursor, Page};
@@ -232,6 +232,73 @@ impl Directives<'_> {
                     .collect();
                 let next_cursor = more.then(|| encode_cursor(&(offset + limit).to_string()));
                 Page { items, next_cursor }
+            })
+            .await
+    }
+
+    /// The units `levels_down` levels below `at` (1: its children) that lag most on the
+    /// directive, grouped: each with the items of its whole subtree, ranked by the share
+    /// not done, then the number overdue, then the shortfall against the metric's target
+    /// (units with nothing left to do are left out). From memory: one tally per group.
+    pub async fn lagging_groups(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        at: Option<&str>,
+        levels_down: u16,
+        limit: usize,
+    ) -> Result<Vec<LaggingGroup>, AppError> {
+        if !(1..=8).contains(&levels_down) {
+            return Err(AppError::invalid(
+                crate::ErrorCode::InvalidValue,
+                "level",
+                "the level is 1 to 8 below the unit",
+            ));
+        }
+        let row = self.visible(ctx, id).await?;
+        let unit = self.rollup_unit(ctx, &row, at).await?;
+        let now = self.app.now_seconds();
+        let key = SourceKey::of_directive(&row);
+        self.app
+            .with_source(&key, move |tree, source| {
+                let mut level = vec![unit];
+                for _ in 0..levels_down {
+                    level = level
+                        .iter()
+                        .flat_map(|parent| tree.children(*parent))
+                        .collect();
+                }
+                let mut groups: Vec<LaggingGroup> = level
+                    .into_iter()
+                    .filter_map(|group| {
+                        let tally = source.columns.tally(tree.subtree(group)?, now);
+                        let total = tally.total();
+                        (total > tally.done).then(|| LaggingGroup {
+                            unit: group.to_string(),
+                            name: tree.name(group).to_owned(),
+                            code: tree.code(group).to_owned(),
+                            total,
+                            done: tally.done,
+                            overdue: tally.overdue,
+                            not_done_share: f64::from(total - tally.done) / f64::from(total),
+                            shortfall: metric_sum(source, &tally)
+                                .map(|metric| (metric.target - metric.sum).max(0.0)),
+                        })
+                    })
+                    .collect();
+                groups.sort_by(|a, b| {
+                    b.not_done_share
+                        .total_cmp(&a.not_done_share)
+                        .then(b.overdue.cmp(&a.overdue))
+                        .then(
+                            b.shortfall
+                                .unwrap_or(0.0)
+                                .total_cmp(&a.shortfall.unwrap_or(0.0)),
+                        )
+                        .then(a.code.cmp(&b.code))
+                });
+                groups.truncate(limit);
+                groups
             })
             .await
     }

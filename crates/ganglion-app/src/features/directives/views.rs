@@ -214,6 +214,24 @@ pub struct Laggard {
     pub metric_value: Option<f64>,
 }
 
+/// A unit at a chosen level of the tree (a province, a county, a primary committee)
+/// with how its subtree stands on a directive: the groups that lag are ranked by the
+/// share not done, then the number overdue, then the shortfall against the target.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct LaggingGroup {
+    pub unit: String,
+    pub name: String,
+    pub code: String,
+    /// Items in its subtree.
+    pub total: u32,
+    pub done: u32,
+    pub overdue: u32,
+    /// Of the items, the share not done, 0 to 1.
+    pub not_done_share: f64,
+    /// How far the metric's sum falls short of its target (`null` without a metric).
+    pub shortfall: Option<f64>,
+}
+
 /// Counts per state at the end of one day.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct SeriesDay {

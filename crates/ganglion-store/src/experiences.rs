@@ -5,16 +5,24 @@
 //! by spaces, and is asked with the tokens of the query: on SQLite an FTS5 table
 //! (`unicode61`, ranked by bm25), on PostgreSQL a `tsvector('simple')` under a GIN
 //! index (ranked by `ts_rank`). Neither tokenizer does more than split on the spaces, so
-//! both find the same experiences for the same query. Who may see an experience kept to
-//! a subtree is decided in the same statement, before ranking and paging, so that an
-//! outsider's results, counts and pages never hold one.
+//! both find the same experiences for the same query.
+//!
+//! What a search is narrowed by — who may read (the audience, the writing unit and the
+//! units above it), tags, the directive and programme — is indexed too, as facet tokens
+//! of letters and digits together (`all0`, `w17`, `a3`), which the query tokenizer never
+//! makes of what a person types. So the whole search, who may read included, is one
+//! lookup in the index, decided before anything is ranked, counted or paged: an
+//! outsider's results, counts and pages never hold an experience kept from them, and no
+//! join is made but for the page shown.
+//!
+//! A search ranks the newest [`SEARCH_WINDOW`] experiences that match, and counts up to
+//! that many: whatever the query, the work is bounded.
 
 use ganglion_core::text::{index_tokens, Query, Term};
 use ganglion_core::{AwardId, DirectiveId, ExperienceId, ProgrammeId, UnitId};
 
 use crate::directives::{corrupt, slot, unit_id};
 use crate::exec::{Cells, Param, Statements};
-use crate::units::any_range_sql;
 use crate::{Backend, Store, StoreError, WriteTx};
 
 /// The most tokens of one title or body that are indexed: PostgreSQL keeps positions
@@ -63,12 +71,12 @@ pub struct NewExperienceRow<'a> {
     pub created_at: &'a str,
 }
 
-/// Where a caller may read experiences kept to a subtree: those written by a unit in
-/// one of `ranges` (the subtrees the caller has authority over) or by one of `units`
+/// Where a caller may read experiences kept to a subtree: those written in the
+/// subtree of one of `authority` (the units the caller acts for), or by one of `units`
 /// (the units the caller's posts lie under, their own included).
 #[derive(Debug, Clone, Default)]
 pub struct SubtreeAccess {
-    pub ranges: Vec<(String, String)>,
+    pub authority: Vec<UnitId>,
     pub units: Vec<UnitId>,
 }
 
@@ -78,17 +86,25 @@ pub struct ExperienceFilter {
     /// Who reads: `None` reads everything (the administrator).
     pub access: Option<SubtreeAccess>,
     pub tag: Option<String>,
-    /// Only experiences written in this subtree (a path range).
-    pub under: Option<(String, String)>,
+    /// Only experiences written in this unit's subtree.
+    pub under: Option<UnitId>,
     pub directive: Option<DirectiveId>,
     pub programme: Option<ProgrammeId>,
 }
 
-/// A page of experiences and how many match in all.
+/// How many of the newest matches a search ranks and counts.
+pub const SEARCH_WINDOW: u64 = 1_000;
+
+/// A page of experiences and how many match.
 #[derive(Debug, Clone, Default)]
 pub struct ExperiencePage {
     pub rows: Vec<ExperienceRow>,
+    /// How many match, up to [`SEARCH_WINDOW`].
     pub total: u64,
+    /// Whether `total` is all of them (false: there are more).
+    pub exact: bool,
+    /// Whether a next page follows.
+    pub more: bool,
 }
 
 const EXPERIENCE_COLUMNS: &str = "e.id, e.unit_id, u.name AS unit_name, e.title, e.body, \
@@ -153,72 +169,138 @@ fn indexed(text: &str) -> String {
     tokens.join(" ")
 }
 
+/// The facet tokens of an experience: its audience, its writing unit, every unit from
+/// the top of the tree down to it (read from its path), its tags, its directive and
+/// programme. Each mixes letters and digits, as no token of a text or query does.
+fn facets(
+    path: &str,
+    unit: UnitId,
+    audience: &str,
+    tags: &[String],
+    directive: Option<DirectiveId>,
+    programme: Option<ProgrammeId>,
+) -> String {
+    let mut tokens = vec![
+        if audience == "organization" {
+            "all0".to_owned()
+        } else {
+            "sub0".to_owned()
+        },
+        format!("w{}", unit.get()),
+    ];
+    tokens.extend(
+        path.split('/')
+            .filter(|segment| !segment.is_empty())
+            .filter_map(|segment| i64::from_str_radix(segment, 36).ok())
+            .map(|id| format!("a{id}")),
+    );
+    tokens.extend(tags.iter().map(|tag| tag_facet(tag)));
+    tokens.extend(directive.map(|d| format!("d{}", d.get())));
+    tokens.extend(programme.map(|p| format!("p{}", p.get())));
+    tokens.join(" ")
+}
+
+/// A tag as a facet token: `t` and its bytes in hexadecimal, one token on both
+/// backends whatever the tag's script or punctuation.
+fn tag_facet(tag: &str) -> String {
+    let mut token = String::with_capacity(1 + tag.len() * 2);
+    token.push('t');
+    for byte in tag.bytes() {
+        token.push_str(&format!("{byte:02x}"));
+    }
+    // A tag of digits alone would give digits alone after `t`: still a token of
+    // letters and digits together.
+    token.push('0');
+    token
+}
+
+/// The facets a filter asks for: every group required, any token of a group enough.
+fn facet_groups(filter: &ExperienceFilter) -> Vec<Vec<String>> {
+    let mut groups = Vec::new();
+    match &filter.access {
+        Some(access) => {
+            let mut any = vec!["all0".to_owned()];
+            any.extend(
+                access
+                    .authority
+                    .iter()
+                    .map(|unit| format!("a{}", unit.get())),
+            );
+            any.extend(access.units.iter().map(|unit| format!("w{}", unit.get())));
+            groups.push(any);
+        }
+        // Everything: the one group every experience is in.
+        None => groups.push(vec!["all0".to_owned(), "sub0".to_owned()]),
+    }
+    if let Some(tag) = &filter.tag {
+        groups.push(vec![tag_facet(tag)]);
+    }
+    if let Some(under) = filter.under {
+        groups.push(vec![format!("a{}", under.get())]);
+    }
+    if let Some(directive) = filter.directive {
+        groups.push(vec![format!("d{}", directive.get())]);
+    }
+    if let Some(programme) = filter.programme {
+        groups.push(vec![format!("p{}", programme.get())]);
+    }
+    groups
+}
+
 /// A query in the index's own language: every term required, a phrase's tokens one
-/// after the other. Tokens hold only letters and digits, so none can be read as an
-/// operator.
-fn match_expression(backend: Backend, query: &Query) -> String {
-    let terms: Vec<String> = query
-        .terms
-        .iter()
-        .map(|term| match (backend, term) {
-            (Backend::Sqlite, term) => format!("\"{}\"", term.tokens().join(" ")),
-            (Backend::Postgres, Term::Word(word)) => format!("'{word}'"),
-            (Backend::Postgres, Term::Phrase(tokens)) => {
-                let quoted: Vec<String> = tokens.iter().map(|t| format!("'{t}'")).collect();
-                format!("({})", quoted.join(" <-> "))
-            }
+/// after the other, and the filter's facets. Tokens hold only letters and digits, so
+/// none can be read as an operator.
+fn match_expression(backend: Backend, query: Option<&Query>, filter: &ExperienceFilter) -> String {
+    let mut parts: Vec<String> = query
+        .map(|query| {
+            query
+                .terms
+                .iter()
+                .map(|term| match (backend, term) {
+                    (Backend::Sqlite, term) => {
+                        format!("{{title body}} : \"{}\"", term.tokens().join(" "))
+                    }
+                    (Backend::Postgres, Term::Word(word)) => format!("'{word}'"),
+                    (Backend::Postgres, Term::Phrase(tokens)) => {
+                        let quoted: Vec<String> = tokens.iter().map(|t| format!("'{t}'")).collect();
+                        format!("({})", quoted.join(" <-> "))
+                    }
+                })
+                .collect()
         })
-        .collect();
+        .unwrap_or_default();
+    for group in facet_groups(filter) {
+        let any: Vec<String> = group
+            .iter()
+            .map(|token| match backend {
+                Backend::Sqlite => format!("facets : \"{token}\""),
+                Backend::Postgres => format!("'{token}'"),
+            })
+            .collect();
+        parts.push(match backend {
+            Backend::Sqlite => format!("({})", any.join(" OR ")),
+            Backend::Postgres => format!("({})", any.join(" | ")),
+        });
+    }
     match backend {
-        Backend::Sqlite => terms.join(" AND "),
-        Backend::Postgres => terms.join(" & "),
+        Backend::Sqlite => parts.join(" AND "),
+        Backend::Postgres => parts.join(" & "),
     }
 }
 
-/// The WHERE clauses of a filter, numbering placeholders after those in `params`.
-fn filter_clauses(filter: &ExperienceFilter, params: &mut Vec<Param>) -> Vec<String> {
-    let mut clauses = Vec::new();
-    let next = |params: &mut Vec<Param>, value: Param| {
-        params.push(value);
-        format!("${}", params.len())
-    };
-    if let Some(access) = &filter.access {
-        let mut any = vec!["e.audience = 'organization'".to_owned()];
-        if !access.ranges.is_empty() {
-            any.push(any_range_sql(&access.ranges, |value| {
-                next(params, Param::Text(value))
-            }));
-        }
-        if !access.units.is_empty() {
-            let list: Vec<String> = access
-                .units
-                .iter()
-                .map(|unit| next(params, Param::Int(unit.get())))
-                .collect();
-            any.push(format!("e.unit_id IN ({})", list.join(", ")));
-        }
-        clauses.push(format!("({})", any.join(" OR ")));
-    }
-    if let Some(tag) = &filter.tag {
-        let p = next(params, Param::Text(tag.clone()));
-        clauses.push(format!(
-            "EXISTS (SELECT 1 FROM experience_tags t WHERE t.tag = {p} AND t.experience_id = e.id)"
-        ));
-    }
-    if let Some((start, end)) = &filter.under {
-        let a = next(params, Param::Text(start.clone()));
-        let b = next(params, Param::Text(end.clone()));
-        clauses.push(format!("u.path >= {a} AND u.path < {b}"));
-    }
-    if let Some(directive) = filter.directive {
-        let p = next(params, Param::Int(directive.get()));
-        clauses.push(format!("e.directive_id = {p}"));
-    }
-    if let Some(programme) = filter.programme {
-        let p = next(params, Param::Int(programme.get()));
-        clauses.push(format!("e.programme_id = {p}"));
-    }
-    clauses
+/// The query's own terms for PostgreSQL's ranking, without the facets.
+fn rank_expression(query: &Query) -> String {
+    match_expression(
+        Backend::Postgres,
+        Some(query),
+        &ExperienceFilter {
+            access: None,
+            ..ExperienceFilter::default()
+        },
+    )
+    .rsplit_once(" & ")
+    .map(|(terms, _)| terms.to_owned())
+    .unwrap_or_default()
 }
 
 impl Store {
@@ -235,8 +317,9 @@ impl Store {
     }
 
     /// The experiences the filter lets through, `limit` of them from `offset` on: with
-    /// a query, those holding every term, best first; without, the newest first. The
-    /// page and the count are read in one snapshot.
+    /// a query, those holding every term, best first among the newest
+    /// [`SEARCH_WINDOW`] that do; without, the newest first. The page and the count
+    /// are read in one snapshot.
     pub async fn experiences(
         &self,
         filter: &ExperienceFilter,
@@ -244,42 +327,8 @@ impl Store {
         offset: u64,
         limit: u32,
     ) -> Result<ExperiencePage, StoreError> {
-        let mut params: Vec<Param> = Vec::new();
-        let (from, order) = match query {
-            Some(query) => {
-                params.push(match_expression(self.backend, query).into());
-                match self.backend {
-                    Backend::Sqlite => (
-                        "experience_search JOIN experiences e ON e.id = experience_search.rowid \
-                         JOIN units u ON u.id = e.unit_id",
-                        // The title counts four times a word of the body.
-                        "bm25(experience_search, 4.0, 1.0), e.id DESC",
-                    ),
-                    Backend::Postgres => (
-                        "experience_search s JOIN experiences e ON e.id = s.experience_id \
-                         JOIN units u ON u.id = e.unit_id",
-                        "ts_rank(s.search, to_tsquery('simple', $1)) DESC, e.id DESC",
-                    ),
-                }
-            }
-            None => (
-                "experiences e JOIN units u ON u.id = e.unit_id",
-                "e.id DESC",
-            ),
-        };
-        let mut clauses = Vec::new();
-        if query.is_some() {
-            clauses.push(match self.backend {
-                Backend::Sqlite => "experience_search MATCH $1".to_owned(),
-                Backend::Postgres => "s.search @@ to_tsquery('simple', $1)".to_owned(),
-            });
-        }
-        clauses.extend(filter_clauses(filter, &mut params));
-        let where_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
+        let expression = match_expression(self.backend, query, filter);
+        let window = SEARCH_WINDOW + 1;
         let mut reading = match self.backend {
             Backend::Sqlite => self.pool.begin().await?,
             Backend::Postgres => {
@@ -288,52 +337,131 @@ impl Store {
                     .await?
             }
         };
-        let count_sql = format!("SELECT COUNT(*) AS total FROM {from} {where_sql}");
-        let total = reading
-            .fetch(&count_sql, params.clone(), |row| row.get_int("total"))
-            .await?
-            .pop()
-            .unwrap_or(0);
-        let rows = if total > offset as i64 {
-            let sql = format!(
-                "SELECT {EXPERIENCE_COLUMNS} FROM {from} {where_sql} ORDER BY {order} \
-                 LIMIT {limit} OFFSET {offset}"
-            );
-            reading
-                .fetch(&sql, params, |row| experience_from_row(row))
-                .await?
-        } else {
+        let (ids, total, more) = match query {
+            Some(query) => {
+                // The newest matches, each with its score (lower is better), ranked here.
+                let (sql, params): (&str, Vec<Param>) = match self.backend {
+                    Backend::Sqlite => (
+                        "SELECT rowid AS id, bm25(experience_search, 4.0, 1.0, 0.0) AS score \
+                         FROM experience_search WHERE experience_search MATCH $1 \
+                         ORDER BY rowid DESC LIMIT $2",
+                        vec![expression.into(), (window as i64).into()],
+                    ),
+                    Backend::Postgres => (
+                        "SELECT c.id, CAST(-ts_rank(c.search, to_tsquery('simple', $2)) \
+                         AS DOUBLE PRECISION) AS score FROM (SELECT experience_id AS id, search \
+                         FROM experience_search WHERE search @@ to_tsquery('simple', $1) \
+                         ORDER BY experience_id DESC LIMIT $3) c",
+                        vec![
+                            expression.into(),
+                            rank_expression(query).into(),
+                            (window as i64).into(),
+                        ],
+                    ),
+                };
+                let mut scored = reading
+                    .fetch(sql, params, |row| {
+                        Ok((
+                            row.get_int("id")?,
+                            row.get_real_opt("score")?.unwrap_or(0.0),
+                        ))
+                    })
+                    .await?;
+                let matched = scored.len() as u64;
+                scored.truncate(SEARCH_WINDOW as usize);
+                scored.sort_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)));
+                let held = scored.len() as u64;
+                let page: Vec<i64> = scored
+                    .into_iter()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .map(|(id, _)| id)
+                    .collect();
+                (page, matched, offset + u64::from(limit) < held)
+            }
+            None => {
+                let (page_sql, count_sql) = match self.backend {
+                    Backend::Sqlite => (
+                        format!(
+                            "SELECT rowid AS id FROM experience_search \
+                             WHERE experience_search MATCH $1 ORDER BY rowid DESC \
+                             LIMIT {} OFFSET {offset}",
+                            u64::from(limit) + 1
+                        ),
+                        "SELECT COUNT(*) AS total FROM (SELECT rowid FROM experience_search \
+                         WHERE experience_search MATCH $1 ORDER BY rowid DESC LIMIT $2) c",
+                    ),
+                    Backend::Postgres => (
+                        format!(
+                            "SELECT experience_id AS id FROM experience_search \
+                             WHERE search @@ to_tsquery('simple', $1) \
+                             ORDER BY experience_id DESC LIMIT {} OFFSET {offset}",
+                            u64::from(limit) + 1
+                        ),
+                        "SELECT COUNT(*) AS total FROM (SELECT experience_id FROM \
+                         experience_search WHERE search @@ to_tsquery('simple', $1) \
+                         ORDER BY experience_id DESC LIMIT $2) c",
+                    ),
+                };
+                let mut page = reading
+                    .fetch(&page_sql, vec![expression.as_str().into()], |row| {
+                        row.get_int("id")
+                    })
+                    .await?;
+                let more = page.len() > limit as usize;
+                page.truncate(limit as usize);
+                let total = reading
+                    .fetch(
+                        count_sql,
+                        vec![expression.into(), (window as i64).into()],
+                        |row| row.get_int("total"),
+                    )
+                    .await?
+                    .pop()
+                    .unwrap_or(0)
+                    .max(0) as u64;
+                (page, total, more)
+            }
+        };
+        let rows = if ids.is_empty() {
             Vec::new()
+        } else {
+            let sql = format!(
+                "SELECT {EXPERIENCE_COLUMNS} FROM experiences e JOIN units u ON u.id = e.unit_id \
+                 WHERE e.id IN ({})",
+                crate::json_ids(self.backend, "$1")
+            );
+            let mut found = reading
+                .fetch(
+                    &sql,
+                    vec![serde_json::Value::from(ids.clone()).to_string().into()],
+                    |row| experience_from_row(row),
+                )
+                .await?;
+            // In the order ranked.
+            found.sort_by_key(|row| ids.iter().position(|id| *id == row.id.get()));
+            found
         };
         reading.commit().await?;
         Ok(ExperiencePage {
             rows,
-            total: total.max(0) as u64,
+            total: total.min(SEARCH_WINDOW),
+            exact: total <= SEARCH_WINDOW,
+            more,
         })
     }
 
-    /// The tags of the experiences the filter lets through, by how often each is
-    /// used: for the library's filter.
-    pub async fn experience_tags(
-        &self,
-        filter: &ExperienceFilter,
-        limit: u32,
-    ) -> Result<Vec<(String, u64)>, StoreError> {
-        let mut params = Vec::new();
-        let clauses = filter_clauses(filter, &mut params);
-        let where_sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", clauses.join(" AND "))
-        };
+    /// The tags of the experiences shared with the whole organization, by how often
+    /// each is used: for the library's filter, the same for every reader.
+    pub async fn experience_tags(&self, limit: u32) -> Result<Vec<(String, u64)>, StoreError> {
         let sql = format!(
             "SELECT t.tag, COUNT(*) AS uses FROM experience_tags t \
-             JOIN experiences e ON e.id = t.experience_id JOIN units u ON u.id = e.unit_id \
-             {where_sql} GROUP BY t.tag ORDER BY uses DESC, t.tag LIMIT {limit}"
+             JOIN experiences e ON e.id = t.experience_id WHERE e.audience = 'organization' \
+             GROUP BY t.tag ORDER BY uses DESC, t.tag LIMIT {limit}"
         );
         let mut reading = self.pool.begin().await?;
         reading
-            .fetch(&sql, params, |row| {
+            .fetch(&sql, Vec::new(), |row| {
                 Ok((row.get_text("tag")?, row.get_int("uses")?.max(0) as u64))
             })
             .await
@@ -419,7 +547,26 @@ impl WriteTx {
                 )
                 .await?;
         }
-        self.index_experience(id, new.title, new.body).await?;
+        let path = self
+            .tx
+            .fetch(
+                "SELECT path FROM units WHERE id = $1",
+                vec![new.unit.get().into()],
+                |row| row.get_text("path"),
+            )
+            .await?
+            .pop()
+            .ok_or_else(|| corrupt("experience unit"))?;
+        let facets = facets(
+            &path,
+            new.unit,
+            new.audience,
+            new.tags,
+            new.directive,
+            new.programme,
+        );
+        self.index_experience(id, new.title, new.body, &facets)
+            .await?;
         Ok(id)
     }
 
@@ -428,55 +575,92 @@ impl WriteTx {
         id: ExperienceId,
         title: &str,
         body: &str,
+        facets: &str,
     ) -> Result<(), StoreError> {
         let sql = match self.backend {
             Backend::Sqlite => {
-                "INSERT INTO experience_search (rowid, title, body) VALUES ($1, $2, $3)"
+                "INSERT INTO experience_search (rowid, title, body, facets) VALUES ($1, $2, $3, $4)"
             }
             Backend::Postgres => {
                 "INSERT INTO experience_search (experience_id, search) VALUES ($1, \
-                 setweight(to_tsvector('simple', $2), 'A') || to_tsvector('simple', $3))"
+                 setweight(to_tsvector('simple', $2), 'A') || to_tsvector('simple', $3) \
+                 || setweight(to_tsvector('simple', $4), 'C'))"
             }
         };
         self.tx
             .execute(
                 sql,
-                vec![id.get().into(), indexed(title).into(), indexed(body).into()],
+                vec![
+                    id.get().into(),
+                    indexed(title).into(),
+                    indexed(body).into(),
+                    facets.into(),
+                ],
             )
             .await?;
         Ok(())
+    }
+
+    /// The index entries of the experiences written by units in a path range (all when
+    /// `None`), made again from the experiences: what they are narrowed by depends on
+    /// where their units sit.
+    async fn reindex(&mut self, range: Option<&(String, String)>) -> Result<u64, StoreError> {
+        let (clause, params): (&str, Vec<Param>) = match range {
+            Some((start, end)) => (
+                "WHERE u.path >= $1 AND u.path < $2",
+                vec![start.as_str().into(), end.as_str().into()],
+            ),
+            None => ("", Vec::new()),
+        };
+        let sql = format!(
+            "SELECT {EXPERIENCE_COLUMNS}, u.path AS unit_path FROM experiences e \
+             JOIN units u ON u.id = e.unit_id {clause} ORDER BY e.id"
+        );
+        let rows = self
+            .tx
+            .fetch(&sql, params, |row| {
+                Ok((experience_from_row(row)?, row.get_text("unit_path")?))
+            })
+            .await?;
+        let delete = match self.backend {
+            Backend::Sqlite => "DELETE FROM experience_search WHERE rowid = $1",
+            Backend::Postgres => "DELETE FROM experience_search WHERE experience_id = $1",
+        };
+        for (row, path) in &rows {
+            if range.is_some() {
+                self.tx.execute(delete, vec![row.id.get().into()]).await?;
+            }
+            let facets = facets(
+                path,
+                row.unit,
+                &row.audience,
+                &row.tags,
+                row.directive,
+                row.programme,
+            );
+            self.index_experience(row.id, &row.title, &row.body, &facets)
+                .await?;
+        }
+        Ok(rows.len() as u64)
+    }
+
+    /// Indexes again the experiences written in a subtree that moved.
+    pub(crate) async fn reindex_experiences_under(
+        &mut self,
+        range: &(String, String),
+    ) -> Result<u64, StoreError> {
+        self.reindex(Some(range)).await
     }
 
     /// Builds the index of every experience again: after a restore, which copies the
     /// experiences but not what is derived from them.
     pub async fn reindex_experiences(&mut self) -> Result<u64, StoreError> {
         let clear = match self.backend {
-            // A contentless table is emptied whole, by its own command.
-            Backend::Sqlite => {
-                "INSERT INTO experience_search (experience_search) VALUES ('delete-all')"
-            }
+            Backend::Sqlite => "DELETE FROM experience_search",
             Backend::Postgres => "DELETE FROM experience_search",
         };
         self.tx.execute(clear, Vec::new()).await?;
-        let texts = self
-            .tx
-            .fetch(
-                "SELECT id, title, body FROM experiences ORDER BY id",
-                Vec::new(),
-                |row| {
-                    Ok((
-                        ExperienceId::new(row.get_int("id")?)
-                            .ok_or_else(|| corrupt("experience id"))?,
-                        row.get_text("title")?,
-                        row.get_text("body")?,
-                    ))
-                },
-            )
-            .await?;
-        for (id, title, body) in &texts {
-            self.index_experience(*id, title, body).await?;
-        }
-        Ok(texts.len() as u64)
+        self.reindex(None).await
     }
 }
 

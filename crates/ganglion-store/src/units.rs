@@ -507,6 +507,15 @@ impl WriteTx {
         .bind(unit.subtree_end())
         .execute(&mut *self.tx)
         .await?;
+        // The experiences written in the subtree are indexed by the units above them.
+        let moved_end = {
+            let mut end = new_path.clone();
+            end.pop();
+            end.push('0');
+            end
+        };
+        self.reindex_experiences_under(&(new_path, moved_end))
+            .await?;
         Ok(())
     }
 

@@ -745,7 +745,7 @@ async fn the_search_index_finds_the_same_on_both_backends(backend: TestBackend) 
         // the rows or in the count.
         let outsider = ExperienceFilter {
             access: Some(SubtreeAccess {
-                ranges: vec![a.subtree_range()],
+                authority: vec![a.id],
                 units: vec![id(1), id(2)],
             }),
             ..ExperienceFilter::default()
@@ -760,7 +760,7 @@ async fn the_search_index_finds_the_same_on_both_backends(backend: TestBackend) 
         );
         let insider = ExperienceFilter {
             access: Some(SubtreeAccess {
-                ranges: Vec::new(),
+                authority: Vec::new(),
                 units: vec![id(1), id(3)],
             }),
             ..ExperienceFilter::default()
@@ -770,6 +770,35 @@ async fn the_search_index_finds_the_same_on_both_backends(backend: TestBackend) 
             .await
             .unwrap();
         assert_eq!(page.total, 2);
+        let above = ExperienceFilter {
+            access: Some(SubtreeAccess {
+                authority: vec![id(1)],
+                units: vec![id(1)],
+            }),
+            ..ExperienceFilter::default()
+        };
+        let page = store
+            .experiences(&above, Some(&query_tokens("쌀")), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            page.total, 2,
+            "{backend:?}: authority over the writer's parent"
+        );
+        // Filters: a tag, a subtree, and without a query the newest first.
+        let tagged = ExperienceFilter {
+            tag: Some("farm".into()),
+            under: Some(id(3)),
+            ..ExperienceFilter::default()
+        };
+        let page = store.experiences(&tagged, None, 0, 10).await.unwrap();
+        assert_eq!(titles(page), vec!["비 오는 날", "햅쌀"], "{backend:?}");
+        let page = store
+            .experiences(&ExperienceFilter::default(), None, 0, 3)
+            .await
+            .unwrap();
+        assert_eq!((page.total, page.rows.len(), page.more), (4, 3, true));
+        assert_eq!(page.rows[0].title, "비 오는 날", "newest first");
         // Pages follow the ranking and add up to the count.
         let first = store
             .experiences(&everyone, Some(&query_tokens("쌀")), 0, 1)
@@ -784,6 +813,19 @@ async fn the_search_index_finds_the_same_on_both_backends(backend: TestBackend) 
             (2, 1, 1)
         );
         assert_ne!(first.rows[0].id, second.rows[0].id);
+        // A unit that moves takes its experiences' facets with it: B under A.
+        let mut tx = store.write().await.unwrap();
+        tx.move_unit(&b, Some(&a)).await.unwrap();
+        tx.commit().await.unwrap();
+        let under_a = ExperienceFilter {
+            under: Some(id(2)),
+            ..ExperienceFilter::default()
+        };
+        let page = store
+            .experiences(&under_a, Some(&query_tokens("쌀")), 0, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 2, "{backend:?}: 햅쌀 moved under A with B");
         // Rebuilt from the experiences, the index answers the same.
         let mut tx = store.write().await.unwrap();
         assert_eq!(tx.reindex_experiences().await.unwrap(), 4);

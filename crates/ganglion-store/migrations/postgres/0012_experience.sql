@@ -34,6 +34,9 @@ CREATE TABLE experience_tags (
 -- and syllables, English stems — joined by spaces, read by the `simple` configuration,
 -- which only splits them again on the spaces and lowercases what is lowercase already,
 -- so that SQLite and PostgreSQL index exactly the same tokens. The title's weigh more.
+-- The facets a search is narrowed by — the audience, the writing unit, the units above
+-- it, tags, the directive and programme — are tokens of letters and digits together,
+-- which no query word can be, in the same vector.
 CREATE TABLE experience_search (
     experience_id BIGINT PRIMARY KEY REFERENCES experiences (id),
     search        tsvector NOT NULL

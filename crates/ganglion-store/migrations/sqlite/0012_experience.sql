@@ -32,10 +32,14 @@ CREATE TABLE experience_tags (
 -- The full-text index, derived from `experiences` (and rebuilt from it after a restore):
 -- the tokens of each title and body as ganglion_core::text makes them — Korean bigrams
 -- and syllables, English stems — joined by spaces. `unicode61` only splits them again
--- on the spaces, so that SQLite and PostgreSQL index exactly the same tokens. The rowid
--- is the experience's id; the table keeps no copy of the text.
+-- on the spaces, so that SQLite and PostgreSQL index exactly the same tokens. `facets`
+-- holds what a search is narrowed by — the audience, the writing unit, the units above
+-- it, tags, the directive and programme — as tokens of letters and digits together,
+-- which no query word can be. The rowid is the experience's id; the table keeps no copy
+-- of the text, and a row is deleted by its rowid (when its unit moves).
 CREATE VIRTUAL TABLE experience_search USING fts5 (
-    title, body, content = '', tokenize = 'unicode61 remove_diacritics 0'
+    title, body, facets, content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 0'
 );
 
 -- Honours: each award of a title to a unit, by a unit above it, for a period, with its

@@ -71,7 +71,11 @@ fn results_list(
     html! {
         @if q.is_some() || tag.is_some() {
             p class="meta" data-total=(results.total) {
-                (texts.f("exp.found", &[("count", &texts.number(results.total))]))
+                @if results.total_exact {
+                    (texts.f("exp.found", &[("count", &texts.number(results.total))]))
+                } @else {
+                    (texts.f("exp.found_many", &[("count", &texts.number(results.total))]))
+                }
             }
         } @else {
             p class="meta" data-total=(results.total) { (texts.t("exp.newest")) }

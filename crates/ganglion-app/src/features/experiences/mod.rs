@@ -239,13 +239,18 @@ impl Experiences<'_> {
                 .any(|post| tree.is_within(post.unit, unit))
     }
 
-    /// The same rule for the store: the subtrees the caller has authority over, and
-    /// every unit at or above one of the caller's posts.
-    async fn access(&self, ctx: &Ctx) -> Result<Option<SubtreeAccess>, AppError> {
-        let Some(ranges) = self.app.visible_ranges(ctx).await? else {
-            return Ok(None);
-        };
+    /// The same rule for the store: the units the caller has authority over (their
+    /// subtrees), and every unit at or above one of the caller's posts.
+    fn access(&self, ctx: &Ctx) -> Option<SubtreeAccess> {
+        if ctx.principal.admin {
+            return None;
+        }
         let tree = self.app.tree();
+        let authority = ctx
+            .principal
+            .authority_units()
+            .filter(|unit| tree.contains(*unit))
+            .collect();
         let mut units: Vec<UnitId> = Vec::new();
         for post in &ctx.principal.posts {
             let mut at = Some(post.unit).filter(|unit| tree.contains(*unit));
@@ -256,7 +261,7 @@ impl Experiences<'_> {
                 at = tree.parent(unit);
             }
         }
-        Ok(Some(SubtreeAccess { ranges, units }))
+        Some(SubtreeAccess { authority, units })
     }
 
     /// Everything an experience must be before it is written: the caller acts for its
@@ -536,12 +541,10 @@ impl Experiences<'_> {
         if let Some(under) = &query.under {
             // Experiences are shared across the tree: any unit may narrow the search.
             let unit = parse_unit_id(under, "under")?;
-            let row = app
-                .store
-                .unit(unit)
-                .await?
-                .ok_or(AppError::NotFound { what: "unit" })?;
-            filter.under = Some(row.subtree_range());
+            if !app.tree().contains(unit) {
+                return Err(AppError::NotFound { what: "unit" });
+            }
+            filter.under = Some(unit);
         }
         if let Some(directive) = &query.directive {
             filter.directive = Some(directive.parse().map_err(|_| {
@@ -559,9 +562,10 @@ impl Experiences<'_> {
                 items: Vec::new(),
                 next_cursor: None,
                 total: 0,
+                total_exact: true,
             });
         }
-        filter.access = self.access(ctx).await?;
+        filter.access = self.access(ctx);
         let page = app
             .store
             .experiences(&filter, words.as_ref(), offset, limit)
@@ -599,20 +603,17 @@ impl Experiences<'_> {
             items,
             next_cursor,
             total: page.total,
+            total_exact: page.exact,
         })
     }
 
-    /// The library's tags, most used first.
+    /// The tags of the experiences shared with the whole organization, most used first.
     pub async fn tags(&self, ctx: &Ctx, limit: u32) -> Result<Vec<TagCount>, AppError> {
         self.app.require_signed_in(ctx)?;
-        let filter = ExperienceFilter {
-            access: self.access(ctx).await?,
-            ..ExperienceFilter::default()
-        };
         Ok(self
             .app
             .store
-            .experience_tags(&filter, limit)
+            .experience_tags(limit)
             .await?
             .into_iter()
             .map(|(tag, experiences)| TagCount { tag, experiences })

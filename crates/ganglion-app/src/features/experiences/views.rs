@@ -75,8 +75,11 @@ pub struct ExperienceHit {
 pub struct ExperienceResults {
     pub items: Vec<ExperienceHit>,
     pub next_cursor: Option<String>,
-    /// How many experiences the caller may read match, on every page.
+    /// How many experiences the caller may read match, on every page: all of them, or,
+    /// with `total_exact` false, the first 1,000 (a search ranks the 1,000 newest that
+    /// match; more words narrow it).
     pub total: u64,
+    pub total_exact: bool,
 }
 
 /// The search and filters of the library.
@@ -86,8 +89,9 @@ pub struct ExperienceResults {
 pub struct ExperienceQuery {
     /// Words to find, in Korean or English (at most 1,000 characters): every word must
     /// be there; a Korean word is found inside longer words, an English word in any
-    /// inflection. Without `q`, the newest experiences; a `q` with nothing to search
-    /// for (only punctuation) finds nothing.
+    /// inflection. The newest 1,000 experiences that match are ranked by relevance.
+    /// Without `q`, the newest experiences; a `q` with nothing to search for (only
+    /// punctuation) finds nothing.
     pub q: Option<String>,
     /// Only experiences with this tag.
     pub tag: Option<String>,

@@ -10,13 +10,27 @@ use ganglion_app::jobs::{Job, Scope, Supervisor, STOP_WITHIN};
 use ganglion_app::App;
 use ganglion_testkit::{TestBackend, TestDatabase};
 
-/// Counts runs, and the most that were ever under way at once.
-#[derive(Default)]
+/// Counts runs, and the most that were ever under way at once; `finished` announces
+/// each finished run, so that the test waits for runs rather than for time.
 struct Runs {
     now: AtomicUsize,
     most: AtomicUsize,
-    total: AtomicUsize,
+    finished: tokio::sync::watch::Sender<usize>,
 }
+
+impl Default for Runs {
+    fn default() -> Self {
+        Self {
+            now: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+            finished: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+/// Generous, for a loaded machine: the waits below end as soon as what they wait for
+/// has happened.
+const AT_MOST: Duration = Duration::from_secs(60);
 
 fn counting_job(runs: Arc<Runs>) -> Job {
     Job::new(
@@ -28,9 +42,10 @@ fn counting_job(runs: Arc<Runs>) -> Job {
             async move {
                 let under_way = runs.now.fetch_add(1, Ordering::SeqCst) + 1;
                 runs.most.fetch_max(under_way, Ordering::SeqCst);
+                // A run that takes a while, so that two at once would overlap.
                 tokio::time::sleep(Duration::from_millis(30)).await;
                 runs.now.fetch_sub(1, Ordering::SeqCst);
-                runs.total.fetch_add(1, Ordering::SeqCst);
+                runs.finished.send_modify(|finished| *finished += 1);
                 Ok(())
             }
         },
@@ -47,11 +62,14 @@ async fn cluster_job_runs_once_at_a_time(backend: TestBackend) {
         .into_iter()
         .map(|app| Supervisor::start(app, vec![counting_job(runs.clone())]))
         .collect();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut finished = runs.finished.subscribe();
+    tokio::time::timeout(AT_MOST, finished.wait_for(|runs| *runs >= 5))
+        .await
+        .expect("the job ran five times")
+        .unwrap();
     for supervisor in supervisors {
         supervisor.stop().await;
     }
-    assert!(runs.total.load(Ordering::SeqCst) >= 5, "the job ran");
     assert_eq!(
         runs.most.load(Ordering::SeqCst),
         1,
@@ -64,7 +82,7 @@ async fn cluster_job_runs_once_at_a_time(backend: TestBackend) {
 async fn a_panicking_job_is_restarted_and_stop_is_bounded(backend: TestBackend) {
     let database = TestDatabase::new(backend);
     let app = App::init(&database.url, "party").await.unwrap();
-    let attempts = Arc::new(AtomicUsize::new(0));
+    let attempts = Arc::new(tokio::sync::watch::channel(0usize).0);
     let panicking = {
         let attempts = attempts.clone();
         Job::new(
@@ -74,7 +92,12 @@ async fn a_panicking_job_is_restarted_and_stop_is_bounded(backend: TestBackend) 
             move |_app: App| {
                 let attempts = attempts.clone();
                 async move {
-                    if attempts.fetch_add(1, Ordering::SeqCst) < 3 {
+                    let mut attempt = 0;
+                    attempts.send_modify(|attempts| {
+                        attempt = *attempts;
+                        *attempts += 1;
+                    });
+                    if attempt < 3 {
                         panic!("a bug in a job");
                     }
                     Ok(())
@@ -94,14 +117,11 @@ async fn a_panicking_job_is_restarted_and_stop_is_bounded(backend: TestBackend) 
     );
     let supervisor = Supervisor::start(&app, vec![panicking, stuck]);
     // Pauses after panics double from 5 ms: 10 + 20 + 40 ms before the fourth run.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while attempts.load(Ordering::SeqCst) < 5 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(
-        attempts.load(Ordering::SeqCst) >= 5,
-        "the job was restarted after panicking and ran on"
-    );
+    let mut ran = attempts.subscribe();
+    tokio::time::timeout(AT_MOST, ran.wait_for(|attempts| *attempts >= 5))
+        .await
+        .expect("the job was restarted after panicking and ran on")
+        .unwrap();
     // Stopping gives up on the stuck job after its grace: were it waited for, this
     // would never return, and the timeout (far beyond the grace) would fail the test.
     tokio::time::timeout(STOP_WITHIN * 6, supervisor.stop())

@@ -210,13 +210,15 @@ impl Client {
 
     /// A read that must succeed (the server is up): retried while no answer comes.
     async fn must_get(&self, path: &str) -> (StatusCode, Value) {
-        for _ in 0..200 {
+        // Generous, as for the start: the answer ends the wait, not the time.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline {
             if let Some(answer) = self.get(path).await {
                 return answer;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("no answer to GET {path}");
+        panic!("no answer to GET {path} within two minutes");
     }
 
     /// A setup write that must be created.
@@ -548,15 +550,7 @@ async fn acknowledged_writes_survive_kill_9(backend: TestBackend) {
     let life = (writing / KILLS as u32).max(Duration::from_secs(1));
     let mut kills = 0;
     for _ in 0..KILLS {
-        let acknowledged_at_start = acknowledged.lock().unwrap().count();
-        let waiting = Instant::now();
-        while acknowledged.lock().unwrap().count() == acknowledged_at_start {
-            assert!(
-                waiting.elapsed() < Duration::from_secs(60),
-                "the server acknowledged no write within a minute of its start"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        until_one_more_is_acknowledged(&acknowledged).await;
         tokio::time::sleep(life.mul_f64(rng.gen_range(0.0..1.0))).await;
         server.kill();
         kills += 1;
@@ -565,7 +559,7 @@ async fn acknowledged_writes_survive_kill_9(backend: TestBackend) {
         server.restart(&http).await;
     }
     // Some writes on the last life too, then the clients stop.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until_one_more_is_acknowledged(&acknowledged).await;
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
         task.await.expect("a client panicked");
@@ -645,4 +639,18 @@ async fn acknowledged_writes_survive_kill_9(backend: TestBackend) {
         verified.unwrap().trim(),
         started.elapsed().as_secs_f64()
     );
+}
+
+/// Waits until the clients have one more acknowledged write than now: a life of the
+/// server ends only after it acknowledged something, however slow the machine.
+async fn until_one_more_is_acknowledged(acknowledged: &Mutex<Acknowledged>) {
+    let at_start = acknowledged.lock().unwrap().count();
+    let waiting = Instant::now();
+    while acknowledged.lock().unwrap().count() == at_start {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the server acknowledged no write within a minute of its start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

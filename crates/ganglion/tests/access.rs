@@ -21,26 +21,6 @@ fn set(codes: &[&str]) -> BTreeSet<String> {
     codes.iter().map(|c| c.to_string()).collect()
 }
 
-/// Creates a person with a post in `unit` and an account, all through the API as the
-/// administrator; returns the person's id.
-async fn appoint(server: &TestServer, name: &str, unit: &str, role: &str, login: &str) -> String {
-    let person = server.post("/api/v1/people", &json!({"name": name})).await;
-    assert_eq!(person.status, StatusCode::CREATED, "{}", person.text);
-    let person = person.json()["id"].as_str().unwrap().to_owned();
-    let post = server
-        .post("/api/v1/posts", &json!({"person": person, "unit": unit, "role": role, "title": "chief secretary", "start": "2024-01-01"}))
-        .await;
-    assert_eq!(post.status, StatusCode::CREATED, "{}", post.text);
-    let account = server
-        .post(
-            "/api/v1/accounts",
-            &json!({"login": login, "password": "a long password", "person": person}),
-        )
-        .await;
-    assert_eq!(account.status, StatusCode::CREATED, "{}", account.text);
-    person
-}
-
 #[tokio::test]
 async fn each_official_sees_exactly_their_subtree() {
     for backend in backends() {
@@ -54,11 +34,22 @@ async fn each_official_sees_exactly_their_subtree() {
         server.unit(Some(&k2), "primary", "U2").await;
         server.unit(Some(&p2), "city_county", "K3").await;
 
-        appoint(&server, "Ri Province", &p1, "secretary", "p1-secretary").await;
-        let county_official = appoint(&server, "Pak County", &k1, "official", "k1-official").await;
-        let province =
-            server.as_caller(Some(server.login("p1-secretary", "a long password").await));
-        let county = server.as_caller(Some(server.login("k1-official", "a long password").await));
+        server
+            .appoint("Ri Province", &p1, "secretary", "p1-secretary")
+            .await;
+        let county_official = server
+            .appoint("Pak County", &k1, "official", "k1-official")
+            .await;
+        let province = server.as_caller(Some(
+            server
+                .login("p1-secretary", support::OFFICIAL_PASSWORD)
+                .await,
+        ));
+        let county = server.as_caller(Some(
+            server
+                .login("k1-official", support::OFFICIAL_PASSWORD)
+                .await,
+        ));
 
         // Units: the whole list, a subtree, children, one unit.
         assert_eq!(
@@ -307,12 +298,18 @@ async fn a_note_hidden_from_a_subtree_is_not_seen_there() {
         let p1 = server.unit(Some(&c), "province", "P1").await;
         let k1 = server.unit(Some(&p1), "city_county", "K1").await;
         let u1 = server.unit(Some(&k1), "primary", "U1").await;
-        appoint(&server, "Province Secretary", &p1, "secretary", "p1").await;
-        appoint(&server, "County Official", &k1, "official", "k1").await;
-        appoint(&server, "Primary Secretary", &u1, "secretary", "u1").await;
-        let province = server.as_caller(Some(server.login("p1", "a long password").await));
-        let county = server.as_caller(Some(server.login("k1", "a long password").await));
-        let primary = server.as_caller(Some(server.login("u1", "a long password").await));
+        server
+            .appoint("Province Secretary", &p1, "secretary", "p1")
+            .await;
+        server
+            .appoint("County Official", &k1, "official", "k1")
+            .await;
+        server
+            .appoint("Primary Secretary", &u1, "secretary", "u1")
+            .await;
+        let province = server.as_caller(Some(server.login("p1", support::OFFICIAL_PASSWORD).await));
+        let county = server.as_caller(Some(server.login("k1", support::OFFICIAL_PASSWORD).await));
+        let primary = server.as_caller(Some(server.login("u1", support::OFFICIAL_PASSWORD).await));
 
         // A complaint-like note about the county, owned by the province.
         let note = province

@@ -9,29 +9,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{backends, test_settings, TestServer};
 
-const PASSWORD: &str = "a long password";
-
-/// Creates a person with a post in `unit` and an account; returns the person's id.
-async fn appoint(server: &TestServer, name: &str, unit: &str, role: &str, login: &str) -> String {
-    let person = server.post("/api/v1/people", &json!({"name": name})).await;
-    assert_eq!(person.status, StatusCode::CREATED, "{}", person.text);
-    let person = person.json()["id"].as_str().unwrap().to_owned();
-    let post = server
-        .post(
-            "/api/v1/posts",
-            &json!({"person": person, "unit": unit, "role": role, "start": "2024-01-01"}),
-        )
-        .await;
-    assert_eq!(post.status, StatusCode::CREATED, "{}", post.text);
-    let account = server
-        .post(
-            "/api/v1/accounts",
-            &json!({"login": login, "password": PASSWORD, "person": person}),
-        )
-        .await;
-    assert_eq!(account.status, StatusCode::CREATED, "{}", account.text);
-    person
-}
+use support::OFFICIAL_PASSWORD as PASSWORD;
 
 /// C ─ P1 ─ K1, K2: the county officials of K1 and K2, by login.
 async fn two_counties(server: &TestServer) -> (String, String, String) {
@@ -39,8 +17,10 @@ async fn two_counties(server: &TestServer) -> (String, String, String) {
     let p1 = server.unit(Some(&c), "province", "P1").await;
     let k1 = server.unit(Some(&p1), "city_county", "K1").await;
     let k2 = server.unit(Some(&p1), "city_county", "K2").await;
-    appoint(server, "Official of K1", &k1, "official", "k1").await;
-    let outsider = appoint(server, "Secret Name", &k2, "official", "k2").await;
+    server
+        .appoint("Official of K1", &k1, "official", "k1")
+        .await;
+    let outsider = server.appoint("Secret Name", &k2, "official", "k2").await;
     (k1, k2, outsider)
 }
 

@@ -8,29 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use support::{backends, TestServer};
 
-const PASSWORD: &str = "a long password";
-
-/// Creates a person with a post in `unit` and an account; returns the person's id.
-async fn appoint(server: &TestServer, name: &str, unit: &str, role: &str, login: &str) -> String {
-    let person = server.post("/api/v1/people", &json!({"name": name})).await;
-    assert_eq!(person.status, StatusCode::CREATED, "{}", person.text);
-    let person = person.json()["id"].as_str().unwrap().to_owned();
-    let post = server
-        .post(
-            "/api/v1/posts",
-            &json!({"person": person, "unit": unit, "role": role, "start": "2024-01-01"}),
-        )
-        .await;
-    assert_eq!(post.status, StatusCode::CREATED, "{}", post.text);
-    let account = server
-        .post(
-            "/api/v1/accounts",
-            &json!({"login": login, "password": PASSWORD, "person": person}),
-        )
-        .await;
-    assert_eq!(account.status, StatusCode::CREATED, "{}", account.text);
-    person
-}
+use support::OFFICIAL_PASSWORD as PASSWORD;
 
 /// The cookie of a browser signed in as `login`.
 async fn browser(server: &TestServer, login: &str) -> String {
@@ -75,8 +53,10 @@ async fn tree(server: &TestServer) -> Tree {
     let centre = server.unit(None, "centre", "C").await;
     let province = server.unit(Some(&centre), "province", "P1").await;
     let county = server.unit(Some(&province), "city_county", "K1").await;
-    appoint(server, "Kim Song", &county, "official", "k1").await;
-    appoint(server, "Ri Hyon", &province, "secretary", "p1").await;
+    server.appoint("Kim Song", &county, "official", "k1").await;
+    server
+        .appoint("Ri Hyon", &province, "secretary", "p1")
+        .await;
     Tree {
         centre,
         province,
@@ -527,7 +507,7 @@ async fn the_units_that_lag_are_grouped_at_the_level_chosen_most_behind_first() 
         let k2 = server.unit(Some(&tree.province), "city_county", "K2").await;
         let p2 = server.unit(Some(&tree.centre), "province", "P2").await;
         let k3 = server.unit(Some(&p2), "city_county", "K3").await;
-        appoint(&server, "Pak Chol", &k2, "official", "k2").await;
+        server.appoint("Pak Chol", &k2, "official", "k2").await;
         let goal = issue(
             &server,
             &tree.centre,

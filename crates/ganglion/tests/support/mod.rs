@@ -12,6 +12,8 @@ use serde_json::Value;
 pub use ganglion_testkit::backends;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+/// The password of the accounts [`TestServer::appoint`] makes.
+pub const OFFICIAL_PASSWORD: &str = "a long password";
 
 /// The HTTP settings of a test server, given explicitly: rate limits far above what a
 /// test sends (the rate-limit tests give their own).
@@ -247,6 +249,31 @@ impl TestServer {
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
         answer.json()["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a person with a post in `unit` and an account whose password is
+    /// [`OFFICIAL_PASSWORD`], all through the API; returns the person's id.
+    pub async fn appoint(&self, name: &str, unit: &str, role: &str, login: &str) -> String {
+        let person = self
+            .post("/api/v1/people", &serde_json::json!({"name": name}))
+            .await;
+        assert_eq!(person.status, StatusCode::CREATED, "{}", person.text);
+        let person = person.json()["id"].as_str().unwrap().to_owned();
+        let post = self
+            .post(
+                "/api/v1/posts",
+                &serde_json::json!({"person": person, "unit": unit, "role": role, "start": "2024-01-01"}),
+            )
+            .await;
+        assert_eq!(post.status, StatusCode::CREATED, "{}", post.text);
+        let account = self
+            .post(
+                "/api/v1/accounts",
+                &serde_json::json!({"login": login, "password": OFFICIAL_PASSWORD, "person": person}),
+            )
+            .await;
+        assert_eq!(account.status, StatusCode::CREATED, "{}", account.text);
+        person
     }
 
     /// The whole organization as exported CSV: a fingerprint of the tree.

@@ -39,6 +39,16 @@ fn name_some(problems: &mut Vec<String>, what: &str, found: Vec<String>) {
     }
 }
 
+/// One problem, in words, for each row the query finds.
+async fn problem_per_row(
+    snapshot: &mut crate::ReadTx,
+    sql: &str,
+    describe: impl Fn(&sqlx::any::AnyRow) -> Result<String, StoreError>,
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query(sql).fetch_all(&mut *snapshot.tx).await?;
+    rows.iter().map(describe).collect()
+}
+
 impl Store {
     /// Checks the stored organization as described in the module's documentation. A
     /// read: it changes nothing, and may run while a server writes.
@@ -132,39 +142,32 @@ impl Store {
             .await?
             .get_int("n")? as u64;
 
-        let rows = sqlx::query(
+        let found = problem_per_row(
+            &mut snapshot,
             "SELECT i.id AS item, i.state AS state, e.to_state AS moved_to FROM items i \
              JOIN item_events e ON e.id = \
                (SELECT MAX(l.id) FROM item_events l WHERE l.item_id = i.id) \
              WHERE e.to_state <> i.state ORDER BY i.id",
-        )
-        .fetch_all(&mut *snapshot.tx)
-        .await?;
-        let found = rows
-            .iter()
-            .map(|row| {
+            |row| {
                 Ok(format!(
                     "item {} is in state {}, its last move took it to {}",
                     row.get_int("item")?,
                     row.get_int("state")?,
                     row.get_int("moved_to")?
                 ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            },
+        )
+        .await?;
         name_some(&mut report.problems, "items out of step", found);
 
-        let rows = sqlx::query(
+        let found = problem_per_row(
+            &mut snapshot,
             "SELECT item, event, from_state, previous FROM \
                (SELECT item_id AS item, id AS event, from_state, \
                        LAG(to_state) OVER (PARTITION BY item_id ORDER BY id) AS previous \
                 FROM item_events) moves \
              WHERE previous IS NOT NULL AND previous <> from_state ORDER BY event",
-        )
-        .fetch_all(&mut *snapshot.tx)
-        .await?;
-        let found = rows
-            .iter()
-            .map(|row| {
+            |row| {
                 Ok(format!(
                     "move {} of item {} starts from state {}, the move before ended in {}",
                     row.get_int("event")?,
@@ -172,11 +175,13 @@ impl Store {
                     row.get_int("from_state")?,
                     row.get_int_opt("previous")?.unwrap_or_default()
                 ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            },
+        )
+        .await?;
         name_some(&mut report.problems, "broken histories", found);
 
-        let rows = sqlx::query(
+        let found = problem_per_row(
+            &mut snapshot,
             "SELECT d.id AS directive, d.assignment_count AS counted, \
                     (SELECT COUNT(*) FROM items i WHERE i.kind = d.kind AND i.source_id = d.id) \
                       AS held \
@@ -184,20 +189,16 @@ impl Store {
              WHERE d.assignment_count <> \
                    (SELECT COUNT(*) FROM items i WHERE i.kind = d.kind AND i.source_id = d.id) \
              ORDER BY d.id",
-        )
-        .fetch_all(&mut *snapshot.tx)
-        .await?;
-        let found = rows
-            .iter()
-            .map(|row| {
+            |row| {
                 Ok(format!(
                     "directive {} counts {} assignments and holds {}",
                     row.get_int("directive")?,
                     row.get_int("counted")?,
                     row.get_int("held")?
                 ))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            },
+        )
+        .await?;
         name_some(&mut report.problems, "directives miscounted", found);
         Ok(report)
     }
